@@ -1,0 +1,158 @@
+/** /admin/instances: register the GitLab instances the relay talks to, with their API tokens. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { readConfig } from "../config";
+import { AppError } from "../errors";
+import { encrypt } from "../lib/crypto";
+import { normalizeInstanceUrl } from "../lib/instance-url";
+import { InstancesRepo, toInstance } from "../storage/instances-repo";
+import type { AdminApp } from "./admin-app";
+import {
+  createInstanceSchema,
+  errorResponses,
+  idParam,
+  instanceSchema,
+  updateInstanceSchema,
+} from "./schemas";
+
+const security = [{ AdminToken: [] }];
+const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+
+export function apiTokenContext(instanceId: string): string {
+  return `instances:${instanceId}:api_token`;
+}
+
+export function requireEncryptionKey(env: Env): string {
+  const key = readConfig(env).ENCRYPTION_KEY;
+  if (!key) {
+    throw new AppError("unavailable", "ENCRYPTION_KEY is not configured");
+  }
+  return key;
+}
+
+export function instanceUrlOrThrow(env: Env, input: string): string {
+  const result = normalizeInstanceUrl(input, readConfig(env).ALLOW_HTTP_INSTANCES);
+  if (!result.ok) {
+    throw new AppError("validation_failed", `instance url: ${result.reason}`);
+  }
+  return result.url;
+}
+
+export function registerInstanceRoutes(admin: AdminApp): void {
+  admin.openapi(
+    createRoute({
+      method: "post",
+      path: "/instances",
+      security,
+      summary: "Register a GitLab instance",
+      request: { body: { content: json(createInstanceSchema), required: true } },
+      responses: {
+        201: { description: "Registered", content: json(instanceSchema) },
+        ...errorResponses(400, 401, 409, 503),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const url = instanceUrlOrThrow(c.env, input.url);
+      const key = requireEncryptionKey(c.env);
+      const id = crypto.randomUUID();
+      const now = Date.now();
+      const row = {
+        id,
+        url,
+        api_token_enc: await encrypt(key, input.api_token, apiTokenContext(id)),
+        created_at: now,
+        updated_at: now,
+      };
+      if ((await new InstancesRepo(c.env.DB).insert(row)) === "duplicate") {
+        throw new AppError("conflict", `instance ${url} is already registered`);
+      }
+      return c.json(toInstance(row), 201);
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "get",
+      path: "/instances",
+      security,
+      summary: "List instances",
+      responses: {
+        200: {
+          description: "Instances",
+          content: json(z.object({ instances: z.array(instanceSchema) })),
+        },
+        ...errorResponses(401),
+      },
+    }),
+    async (c) => {
+      const rows = await new InstancesRepo(c.env.DB).list();
+      return c.json({ instances: rows.map(toInstance) }, 200);
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "patch",
+      path: "/instances/{id}",
+      security,
+      summary: "Change an instance's URL or API token",
+      request: {
+        params: idParam,
+        body: { content: json(updateInstanceSchema), required: true },
+      },
+      responses: {
+        200: { description: "Updated", content: json(instanceSchema) },
+        ...errorResponses(400, 401, 404, 409, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const input = c.req.valid("json");
+      const changes: { url?: string; api_token_enc?: string } = {};
+      if (input.url !== undefined) {
+        changes.url = instanceUrlOrThrow(c.env, input.url);
+      }
+      if (input.api_token !== undefined) {
+        changes.api_token_enc = await encrypt(
+          requireEncryptionKey(c.env),
+          input.api_token,
+          apiTokenContext(id),
+        );
+      }
+      const repo = new InstancesRepo(c.env.DB);
+      const outcome = await repo.update(id, changes, Date.now());
+      if (outcome === "duplicate") {
+        throw new AppError("conflict", "another instance has that URL");
+      }
+      const row = outcome === "ok" ? await repo.get(id) : null;
+      if (!row) {
+        throw new AppError("not_found", "no such instance");
+      }
+      return c.json(toInstance(row), 200);
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "delete",
+      path: "/instances/{id}",
+      security,
+      summary: "Remove an instance that no project uses any more",
+      request: { params: idParam },
+      responses: {
+        204: { description: "Removed" },
+        ...errorResponses(401, 404, 409),
+      },
+    }),
+    async (c) => {
+      const outcome = await new InstancesRepo(c.env.DB).delete(c.req.valid("param").id);
+      if (outcome === "missing") {
+        throw new AppError("not_found", "no such instance");
+      }
+      if (outcome === "in_use") {
+        throw new AppError("conflict", "projects are still registered on this instance");
+      }
+      return c.body(null, 204);
+    },
+  );
+}

@@ -1,0 +1,262 @@
+/**
+ * /admin/projects: register a project hook or a group hook (a namespace and all its
+ * subgroups), hand out its webhook token once, rotate and revoke tokens.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { AppError } from "../errors";
+import { forgetTokens, signingSecretContext } from "../ingress/authenticate";
+import { WEBHOOK_PATHS } from "../ingress/webhook-route";
+import { encrypt } from "../lib/crypto";
+import { InstancesRepo } from "../storage/instances-repo";
+import { ProjectsRepo, type RegistrationRow } from "../storage/projects-repo";
+import type { AdminApp } from "./admin-app";
+import { instanceUrlOrThrow, requireEncryptionKey } from "./instances-routes";
+import {
+  createdProjectSchema,
+  createProjectSchema,
+  errorResponses,
+  idParam,
+  projectSchema,
+  rotatedTokenSchema,
+  rotateTokenSchema,
+  tokenInfoSchema,
+  tokenParams,
+} from "./schemas";
+import { describeToken, mintToken } from "./webhook-tokens";
+
+const security = [{ AdminToken: [] }];
+const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+
+/** The triggers to tick in GitLab: what the relay forwards. Confidential ones stay off. */
+const TRIGGERS = {
+  push_events: "Push events",
+  tag_push_events: "Tag push events",
+  note_events: "Comments",
+  issues_events: "Issues events",
+  merge_requests_events: "Merge request events",
+  pipeline_events: "Pipeline events",
+  releases_events: "Releases events",
+} as const;
+
+function describeProject(row: RegistrationRow, tokens: Parameters<typeof describeToken>[0][]) {
+  const now = Date.now();
+  return {
+    id: row.id,
+    kind: row.kind,
+    instance_url: row.instance_url,
+    project_id: row.gitlab_project_id,
+    path: row.path,
+    signed: row.signing_secret_enc !== null,
+    created_at: new Date(row.created_at).toISOString(),
+    tokens: tokens.map((t) => describeToken(t, now)),
+  };
+}
+
+function gitlabSettings(row: RegistrationRow, webhookUrl: string, token: string, signed: boolean) {
+  const where =
+    row.kind === "project"
+      ? `${row.instance_url}/${row.path}/-/hooks`
+      : `${row.instance_url}/groups/${row.path}/-/hooks`;
+  return {
+    where,
+    url: webhookUrl,
+    secret_token: token,
+    signing_token: signed ? "the signing token you registered (whsec_...)" : null,
+    trigger: Object.values(TRIGGERS),
+    api_fields: {
+      url: webhookUrl,
+      token,
+      enable_ssl_verification: true,
+      ...Object.fromEntries(Object.keys(TRIGGERS).map((name) => [name, true])),
+      confidential_issues_events: false,
+      confidential_note_events: false,
+    },
+    enable_ssl_verification: true,
+  };
+}
+
+export function registerProjectRoutes(admin: AdminApp): void {
+  admin.openapi(
+    createRoute({
+      method: "post",
+      path: "/projects",
+      security,
+      summary: "Register a project hook or a group hook; returns its token once",
+      request: { body: { content: json(createProjectSchema), required: true } },
+      responses: {
+        201: { description: "Registered", content: json(createdProjectSchema) },
+        ...errorResponses(400, 401, 404, 409, 503),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const instanceUrl = instanceUrlOrThrow(c.env, input.instance_url);
+      const instance = await new InstancesRepo(c.env.DB).findByUrl(instanceUrl);
+      if (!instance) {
+        throw new AppError("not_found", `instance ${instanceUrl} is not registered`);
+      }
+      const id = crypto.randomUUID();
+      const now = Date.now();
+      const signingSecretEnc = input.signing_secret
+        ? await encrypt(requireEncryptionKey(c.env), input.signing_secret, signingSecretContext(id))
+        : null;
+      const row: RegistrationRow = {
+        id,
+        instance_id: instance.id,
+        instance_url: instance.url,
+        ...("project_id" in input
+          ? { kind: "project" as const, gitlab_project_id: input.project_id, path: input.path }
+          : { kind: "namespace" as const, gitlab_project_id: null, path: input.namespace }),
+        signing_secret_enc: signingSecretEnc,
+        created_at: now,
+      };
+      const { token, row: tokenRow } = await mintToken(id, now);
+      const repo = new ProjectsRepo(c.env.DB);
+      if ((await repo.insertWithToken(row, tokenRow)) === "duplicate") {
+        throw new AppError(
+          "conflict",
+          row.kind === "project"
+            ? `project ${row.gitlab_project_id} is already registered on ${instance.url}`
+            : `namespace ${row.path} is already registered on ${instance.url}`,
+        );
+      }
+      const webhookUrl = `${new URL(c.req.url).origin}${WEBHOOK_PATHS[0]}`;
+      return c.json(
+        {
+          ...describeProject(row, [tokenRow]),
+          webhook_url: webhookUrl,
+          token,
+          token_id: tokenRow.id,
+          gitlab_settings: gitlabSettings(row, webhookUrl, token, signingSecretEnc !== null),
+        },
+        201,
+      );
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "get",
+      path: "/projects",
+      security,
+      summary: "List registrations (never their secrets)",
+      responses: {
+        200: {
+          description: "Registrations",
+          content: json(z.object({ projects: z.array(projectSchema) })),
+        },
+        ...errorResponses(401),
+      },
+    }),
+    async (c) => {
+      const repo = new ProjectsRepo(c.env.DB);
+      const rows = await repo.list();
+      const projects = await Promise.all(
+        rows.map(async (row) => describeProject(row, await repo.listTokens(row.id))),
+      );
+      return c.json({ projects }, 200);
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "get",
+      path: "/projects/{id}",
+      security,
+      summary: "Show a registration and its tokens (never a secret)",
+      request: { params: idParam },
+      responses: {
+        200: { description: "Registration", content: json(projectSchema) },
+        ...errorResponses(401, 404),
+      },
+    }),
+    async (c) => {
+      const repo = new ProjectsRepo(c.env.DB);
+      const row = await repo.get(c.req.valid("param").id);
+      if (!row) {
+        throw new AppError("not_found", "no such project");
+      }
+      return c.json(describeProject(row, await repo.listTokens(row.id)), 200);
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "delete",
+      path: "/projects/{id}",
+      security,
+      summary: "Remove a registration; its tokens stop working",
+      request: { params: idParam },
+      responses: { 204: { description: "Removed" }, ...errorResponses(401, 404) },
+    }),
+    async (c) => {
+      if (!(await new ProjectsRepo(c.env.DB).delete(c.req.valid("param").id))) {
+        throw new AppError("not_found", "no such project");
+      }
+      forgetTokens();
+      return c.body(null, 204);
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "post",
+      path: "/projects/{id}/tokens",
+      security,
+      summary: "Rotate: a new token; earlier tokens keep working for the grace period",
+      request: {
+        params: idParam,
+        body: { content: json(rotateTokenSchema), required: false },
+      },
+      responses: {
+        201: { description: "New token (shown once)", content: json(rotatedTokenSchema) },
+        ...errorResponses(400, 401, 404),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      // An empty body is allowed: the validator then skips it and the default applies.
+      const { grace_period_seconds: grace } = rotateTokenSchema.parse(c.req.valid("json") ?? {});
+      const repo = new ProjectsRepo(c.env.DB);
+      if (!(await repo.get(id))) {
+        throw new AppError("not_found", "no such project");
+      }
+      const now = Date.now();
+      const graceEndsAt = now + grace * 1000;
+      const { token, row } = await mintToken(id, now);
+      await repo.rotate(row, graceEndsAt, now);
+      forgetTokens();
+      return c.json(
+        {
+          token,
+          token_id: row.id,
+          previous_tokens_expire_at: new Date(graceEndsAt).toISOString(),
+        },
+        201,
+      );
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "delete",
+      path: "/projects/{id}/tokens/{token_id}",
+      security,
+      summary: "Revoke a token at once",
+      request: { params: tokenParams },
+      responses: {
+        200: { description: "Revoked", content: json(tokenInfoSchema) },
+        ...errorResponses(401, 404),
+      },
+    }),
+    async (c) => {
+      const { id, token_id } = c.req.valid("param");
+      const row = await new ProjectsRepo(c.env.DB).revokeToken(id, token_id, Date.now());
+      if (!row) {
+        throw new AppError("not_found", "no such token for this project");
+      }
+      forgetTokens();
+      return c.json(describeToken(row, Date.now()), 200);
+    },
+  );
+}

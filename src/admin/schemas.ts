@@ -1,0 +1,172 @@
+/** Request and response schemas of the admin API; they are also its OpenAPI document. */
+import { z } from "@hono/zod-openapi";
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "validation_failed" }),
+      message: z.string(),
+      request_id: z.string(),
+    }),
+  })
+  .openapi("Error");
+
+export function errorResponses(...statuses: (400 | 401 | 404 | 409 | 503)[]) {
+  const descriptions = {
+    400: "Invalid request",
+    401: "Missing or wrong bearer token",
+    404: "Not found",
+    409: "Conflicts with an existing resource",
+    503: "A dependency is unavailable",
+  } as const;
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: descriptions[status],
+        content: { "application/json": { schema: errorSchema } },
+      },
+    ]),
+  );
+}
+
+const secretText = (example: string) => z.string().min(1).max(4096).openapi({ example });
+
+export const instanceSchema = z
+  .object({
+    id: z.string(),
+    url: z.string().openapi({ example: "https://gitlab.gnome.org" }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi("Instance");
+
+export const createInstanceSchema = z
+  .object({
+    url: z.string().min(1).max(2048).openapi({ example: "https://gitlab.com" }),
+    api_token: secretText("glpat-xxxxxxxxxxxxxxxxxxxx"),
+  })
+  .strict();
+
+export const updateInstanceSchema = z
+  .object({
+    url: z.string().min(1).max(2048).optional(),
+    api_token: secretText("glpat-xxxxxxxxxxxxxxxxxxxx").optional(),
+  })
+  .strict()
+  .refine((v) => v.url !== undefined || v.api_token !== undefined, {
+    message: "give url, api_token or both",
+  });
+
+/** GitLab full paths: segments of letters, digits, `_`, `-`, `.`, joined by `/`. */
+const gitlabPath = z
+  .string()
+  .max(1024)
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/, "not a GitLab path");
+
+const signingSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/=_-]{32,}$/, "must be whsec_ followed by base64")
+  .optional()
+  .openapi({ description: "GitLab 19 signing token; requests must then be signed" });
+
+export const createProjectSchema = z.union([
+  z
+    .object({
+      instance_url: z.string().min(1).max(2048),
+      project_id: z.number().int().positive(),
+      path: gitlabPath.openapi({ example: "packit/hello-world" }),
+      signing_secret: signingSecret,
+    })
+    .strict()
+    .openapi("ProjectHookRegistration"),
+  z
+    .object({
+      instance_url: z.string().min(1).max(2048),
+      namespace: gitlabPath.openapi({ example: "redhat/centos-stream" }),
+      signing_secret: signingSecret,
+    })
+    .strict()
+    .openapi("GroupHookRegistration"),
+]);
+
+export const tokenInfoSchema = z
+  .object({
+    id: z.string(),
+    hint: z.string().openapi({ example: "pgr_AbCd…wxyz" }),
+    state: z.enum(["active", "grace", "expired", "revoked"]),
+    created_at: z.string(),
+    expires_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+    last_used_at: z.string().nullable(),
+  })
+  .openapi("TokenInfo");
+
+export const projectSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(["project", "namespace"]),
+    instance_url: z.string(),
+    project_id: z.number().int().nullable(),
+    path: z.string().openapi({ description: "project path, or the namespace a group hook covers" }),
+    signed: z.boolean().openapi({ description: "whether a signing secret is registered" }),
+    created_at: z.string(),
+    tokens: z.array(tokenInfoSchema),
+  })
+  .openapi("Project");
+
+export const gitlabSettingsSchema = z
+  .object({
+    where: z.string(),
+    url: z.string(),
+    secret_token: z.string(),
+    signing_token: z.string().nullable(),
+    trigger: z.array(z.string()),
+    api_fields: z.record(z.string(), z.union([z.boolean(), z.string()])),
+    enable_ssl_verification: z.boolean(),
+  })
+  .openapi("GitlabSettings");
+
+export const createdProjectSchema = projectSchema
+  .extend({
+    webhook_url: z.string(),
+    token: z.string().openapi({ description: "shown once; only its SHA-256 is stored" }),
+    token_id: z.string(),
+    gitlab_settings: gitlabSettingsSchema,
+  })
+  .openapi("CreatedProject");
+
+export const rotateTokenSchema = z
+  .object({
+    grace_period_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3600)
+      .default(24 * 3600)
+      .openapi({ description: "how long earlier tokens keep working (default 24 h)" }),
+  })
+  .strict();
+
+export const rotatedTokenSchema = z
+  .object({
+    token: z.string(),
+    token_id: z.string(),
+    previous_tokens_expire_at: z.string(),
+  })
+  .openapi("RotatedToken");
+
+export const idParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { in: "path" } }),
+});
+export const tokenParams = idParam.extend({
+  token_id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { in: "path" } }),
+});

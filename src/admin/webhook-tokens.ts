@@ -1,0 +1,46 @@
+/** Minting webhook tokens (shown once, stored as SHA-256) and describing stored ones. */
+import { TOKEN_PREFIX } from "../ingress/authenticate";
+import { generateSecret, sha256Hex } from "../lib/crypto";
+import type { TokenRow } from "../storage/projects-repo";
+
+export async function mintToken(
+  projectId: string,
+  now: number,
+): Promise<{ token: string; row: TokenRow }> {
+  const token = generateSecret(TOKEN_PREFIX);
+  return {
+    token,
+    row: {
+      id: crypto.randomUUID(),
+      project_id: projectId,
+      hash: await sha256Hex(token),
+      hint: `${token.slice(0, 8)}…${token.slice(-4)}`,
+      created_at: now,
+      expires_at: null,
+      revoked_at: null,
+      last_used_at: null,
+    },
+  };
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function describeToken(row: TokenRow, now: number) {
+  const state =
+    row.revoked_at !== null
+      ? "revoked"
+      : row.expires_at === null
+        ? "active"
+        : row.expires_at > now
+          ? "grace"
+          : "expired";
+  return {
+    id: row.id,
+    hint: row.hint,
+    state,
+    created_at: new Date(row.created_at).toISOString(),
+    expires_at: iso(row.expires_at),
+    revoked_at: iso(row.revoked_at),
+    last_used_at: iso(row.last_used_at),
+  } as const;
+}

@@ -1,0 +1,25 @@
+/** The HTTP side of the relay: request ids, the error envelope, and every route. */
+import { Hono } from "hono";
+import { createAdminApp } from "./admin/admin-app";
+import type { AppEnv } from "./app-env";
+import { AppError, renderError } from "./errors";
+import { registerWebhookRoutes } from "./ingress/webhook-route";
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("*", async (c, next) => {
+    const requestId = crypto.randomUUID();
+    c.set("requestId", requestId);
+    await next();
+    c.header("X-Request-Id", requestId);
+  });
+  app.onError(renderError);
+  app.notFound(() => {
+    throw new AppError("not_found", "no such route");
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  registerWebhookRoutes(app);
+  app.route("/admin", createAdminApp());
+  return app;
+}

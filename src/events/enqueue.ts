@@ -1,0 +1,83 @@
+/**
+ * Durably stores one accepted webhook: the queue first, the D1 inbox when the queue
+ * refuses. Bodies too large for a queue message go to R2 first and the message carries
+ * the key. Resolves only once one store holds the event; otherwise throws 503.
+ */
+import { AppError } from "../errors";
+import { utf8 } from "../lib/encoding";
+import { log } from "../lib/logger";
+import { bodyKey, putBody } from "../storage/bodies";
+import type { InboxRepo } from "../storage/inbox-repo";
+import type { QueueMessage, WebhookMessage } from "./queue-message";
+
+/** Queues take 128 KB per message, about 100 B of it metadata: keep a wide margin. */
+export const MAX_MESSAGE_BYTES = 100_000;
+
+export type EnqueueDeps = {
+  queue: Pick<Queue<QueueMessage>, "send">;
+  bodies: Pick<R2Bucket, "put">;
+  inbox: Pick<InboxRepo, "insert">;
+};
+
+export type StoredIn = "queue" | "inbox";
+
+export async function buildMessage(
+  draft: Omit<WebhookMessage, "body">,
+  body: { bytes: Uint8Array<ArrayBuffer>; text: string; sha256: string },
+  bodies: EnqueueDeps["bodies"],
+): Promise<{ message: WebhookMessage; serialized: string }> {
+  const meta = { size: body.bytes.byteLength, sha256: body.sha256 };
+  if (body.bytes.byteLength < MAX_MESSAGE_BYTES) {
+    const message: WebhookMessage = {
+      ...draft,
+      body: { storage: "inline", text: body.text, ...meta },
+    };
+    const serialized = JSON.stringify(message);
+    if (utf8(serialized).byteLength <= MAX_MESSAGE_BYTES) {
+      return { message, serialized };
+    }
+  }
+  const key = bodyKey(draft.delivery_id, draft.received_at);
+  try {
+    await putBody(bodies, key, body.bytes, body.sha256);
+  } catch (err) {
+    log("error", "R2 refused a webhook body", {
+      delivery_id: draft.delivery_id,
+      error: String(err),
+    });
+    throw new AppError("unavailable", "the relay cannot store this event right now", {
+      "Retry-After": "30",
+    });
+  }
+  const message: WebhookMessage = { ...draft, body: { storage: "r2", key, ...meta } };
+  return { message, serialized: JSON.stringify(message) };
+}
+
+export async function storeMessage(
+  deps: EnqueueDeps,
+  message: WebhookMessage,
+  serialized: string,
+  now: number,
+): Promise<StoredIn> {
+  try {
+    await deps.queue.send(message, { contentType: "json" });
+    return "queue";
+  } catch (queueError) {
+    log("warn", "queue refused an event, writing it to the inbox", {
+      delivery_id: message.delivery_id,
+      error: String(queueError),
+    });
+  }
+  try {
+    await deps.inbox.insert(message.delivery_id, serialized, now);
+    return "inbox";
+  } catch (inboxError) {
+    log("error", "neither the queue nor the inbox took an event", {
+      delivery_id: message.delivery_id,
+      error: String(inboxError),
+    });
+    throw new AppError("unavailable", "the relay cannot store this event right now", {
+      "Retry-After": "30",
+    });
+  }
+}

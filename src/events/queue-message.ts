@@ -1,0 +1,71 @@
+/**
+ * The events queue's message, version 1: everything the consumer needs to deliver one
+ * webhook, with the exact bytes GitLab sent either inline or in R2 (claim check).
+ * Validated on both sides; a message that fails the schema is recorded, never retried.
+ */
+import { z } from "zod";
+import { RELAYED_KINDS } from "../ingress/event-kinds";
+
+const registrationRef = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("project"),
+    id: z.string(),
+    token_id: z.string(),
+    gitlab_project_id: z.number().int(),
+    path: z.string(),
+  }),
+  z.object({
+    kind: z.literal("namespace"),
+    id: z.string(),
+    token_id: z.string(),
+    namespace: z.string(),
+  }),
+  z.object({
+    kind: z.literal("legacy_jwt"),
+    namespace: z.string(),
+    repo_name: z.string().nullable(),
+  }),
+]);
+
+const bodyRef = z.discriminatedUnion("storage", [
+  z.object({ storage: z.literal("inline"), text: z.string() }),
+  z.object({ storage: z.literal("r2"), key: z.string().min(1) }),
+]);
+
+/** GitLab delivery headers worth keeping, lower-case names. */
+export const KEPT_HEADERS = [
+  "x-gitlab-event",
+  "x-gitlab-instance",
+  "x-gitlab-event-uuid",
+  "x-gitlab-webhook-uuid",
+  "idempotency-key",
+  "webhook-id",
+  "webhook-timestamp",
+  "user-agent",
+] as const;
+
+export const webhookMessage = z.object({
+  v: z.literal(1),
+  type: z.literal("gitlab_webhook"),
+  delivery_id: z.string().min(1),
+  dedupe_key: z.string().min(1),
+  dedupe_source: z.enum(["webhook-id", "idempotency-key", "content-hash"]),
+  received_at: z.number().int(),
+  kind: z.enum(RELAYED_KINDS),
+  instance_url: z.string().nullable(),
+  project: z.object({
+    id: z.number().int().nullable(),
+    path: z.string().nullable(),
+    web_url: z.string().nullable(),
+  }),
+  registration: registrationRef,
+  headers: z.partialRecord(z.enum(KEPT_HEADERS), z.string()),
+  body: bodyRef.and(
+    z.object({ size: z.number().int().nonnegative(), sha256: z.string().length(64) }),
+  ),
+});
+export type WebhookMessage = z.infer<typeof webhookMessage>;
+
+/** One schema for everything on the events queue, discriminated by `type`. */
+export const queueMessage = webhookMessage;
+export type QueueMessage = WebhookMessage;

@@ -1,0 +1,199 @@
+/**
+ * D1 access to registrations (a project hook, or a group hook covering a namespace) and
+ * their webhook tokens. Tokens are stored as SHA-256 only.
+ */
+import { z } from "zod";
+
+const registrationRow = z.object({
+  id: z.string(),
+  instance_id: z.string(),
+  instance_url: z.string(),
+  kind: z.enum(["project", "namespace"]),
+  gitlab_project_id: z.number().int().nullable(),
+  path: z.string(),
+  signing_secret_enc: z.string().nullable(),
+  created_at: z.number(),
+});
+export type RegistrationRow = z.infer<typeof registrationRow>;
+
+const tokenRow = z.object({
+  id: z.string(),
+  project_id: z.string(),
+  hash: z.string(),
+  hint: z.string(),
+  created_at: z.number(),
+  expires_at: z.number().nullable(),
+  revoked_at: z.number().nullable(),
+  last_used_at: z.number().nullable(),
+});
+export type TokenRow = z.infer<typeof tokenRow>;
+
+const tokenWithRegistration = tokenRow.extend({
+  registration: registrationRow,
+});
+export type TokenWithRegistration = z.infer<typeof tokenWithRegistration>;
+
+const REGISTRATION_COLUMNS = `p.id, p.instance_id, i.url AS instance_url, p.kind, p.gitlab_project_id,
+  p.path, p.signing_secret_enc, p.created_at`;
+
+export class ProjectsRepo {
+  constructor(private readonly db: D1Database) {}
+
+  /** Inserts the registration and its first token atomically. */
+  async insertWithToken(
+    project: Omit<RegistrationRow, "instance_url">,
+    token: TokenRow,
+  ): Promise<"ok" | "duplicate"> {
+    try {
+      await this.db.batch([
+        this.db
+          .prepare(
+            `INSERT INTO projects (id, instance_id, kind, gitlab_project_id, path, signing_secret_enc, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
+          )
+          .bind(
+            project.id,
+            project.instance_id,
+            project.kind,
+            project.gitlab_project_id,
+            project.path,
+            project.signing_secret_enc,
+            project.created_at,
+          ),
+        this.insertTokenStatement(token),
+      ]);
+      return "ok";
+    } catch (err) {
+      if (String(err).includes("UNIQUE")) {
+        return "duplicate";
+      }
+      throw err;
+    }
+  }
+
+  async list(instanceId?: string): Promise<RegistrationRow[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT ${REGISTRATION_COLUMNS} FROM projects p JOIN instances i ON i.id = p.instance_id
+         WHERE ?1 IS NULL OR p.instance_id = ?1 ORDER BY i.url, p.path`,
+      )
+      .bind(instanceId ?? null)
+      .all();
+    return z.array(registrationRow).parse(results);
+  }
+
+  async get(id: string): Promise<RegistrationRow | null> {
+    const row = await this.db
+      .prepare(
+        `SELECT ${REGISTRATION_COLUMNS} FROM projects p JOIN instances i ON i.id = p.instance_id
+         WHERE p.id = ?1`,
+      )
+      .bind(id)
+      .first();
+    return row ? registrationRow.parse(row) : null;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const result = await this.db.prepare("DELETE FROM projects WHERE id = ?1").bind(id).run();
+    return result.meta.changes === 1;
+  }
+
+  async listTokens(projectId: string): Promise<TokenRow[]> {
+    const { results } = await this.db
+      .prepare("SELECT * FROM tokens WHERE project_id = ?1 ORDER BY created_at")
+      .bind(projectId)
+      .all();
+    return z.array(tokenRow).parse(results);
+  }
+
+  /**
+   * Adds a token and puts every other live token of the project on a grace period ending
+   * at `graceEndsAt` (tokens already ending sooner keep their earlier end).
+   */
+  async rotate(token: TokenRow, graceEndsAt: number, now: number): Promise<void> {
+    await this.db.batch([
+      this.db
+        .prepare(
+          `UPDATE tokens SET expires_at = min(coalesce(expires_at, ?2), ?2)
+           WHERE project_id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)`,
+        )
+        .bind(token.project_id, graceEndsAt, now),
+      this.insertTokenStatement(token),
+    ]);
+  }
+
+  async revokeToken(projectId: string, tokenId: string, now: number): Promise<TokenRow | null> {
+    const row = await this.db
+      .prepare(
+        `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?3)
+         WHERE project_id = ?1 AND id = ?2 RETURNING *`,
+      )
+      .bind(projectId, tokenId, now)
+      .first();
+    return row ? tokenRow.parse(row) : null;
+  }
+
+  /** The authentication lookup: one indexed read joining token, registration and instance. */
+  async findToken(hash: string): Promise<TokenWithRegistration | null> {
+    const row = await this.db
+      .prepare(
+        `SELECT t.*, p.instance_id AS r_instance_id, i.url AS r_instance_url, p.kind AS r_kind,
+           p.gitlab_project_id AS r_gitlab_project_id, p.path AS r_path,
+           p.signing_secret_enc AS r_signing_secret_enc, p.created_at AS r_created_at
+         FROM tokens t JOIN projects p ON p.id = t.project_id JOIN instances i ON i.id = p.instance_id
+         WHERE t.hash = ?1`,
+      )
+      .bind(hash)
+      .first();
+    if (!row) {
+      return null;
+    }
+    return tokenWithRegistration.parse({
+      ...row,
+      registration: {
+        id: row.project_id,
+        instance_id: row.r_instance_id,
+        instance_url: row.r_instance_url,
+        kind: row.r_kind,
+        gitlab_project_id: row.r_gitlab_project_id,
+        path: row.r_path,
+        signing_secret_enc: row.r_signing_secret_enc,
+        created_at: row.r_created_at,
+      },
+    });
+  }
+
+  /** Records use without ever moving `last_used_at` backwards. */
+  async touchTokens(uses: ReadonlyMap<string, number>): Promise<void> {
+    if (uses.size === 0) {
+      return;
+    }
+    await this.db.batch(
+      [...uses].map(([id, at]) =>
+        this.db
+          .prepare(
+            "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+          )
+          .bind(id, at),
+      ),
+    );
+  }
+
+  private insertTokenStatement(token: TokenRow): D1PreparedStatement {
+    return this.db
+      .prepare(
+        `INSERT INTO tokens (id, project_id, hash, hint, created_at, expires_at, revoked_at, last_used_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+      )
+      .bind(
+        token.id,
+        token.project_id,
+        token.hash,
+        token.hint,
+        token.created_at,
+        token.expires_at,
+        token.revoked_at,
+        token.last_used_at,
+      );
+  }
+}
