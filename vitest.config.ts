@@ -1,5 +1,30 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+
+/**
+ * GitLab's documented webhook bodies, read from the shared folder when it exists (they are
+ * CC BY-SA data and stay out of this repository). Passed to the tests as a binding because
+ * workerd has no file system.
+ */
+function sharedGitlabFixtures() {
+  const dir =
+    process.env.GITLAB_FIXTURES_DIR ?? join(import.meta.dirname, "../shared/fixtures/gitlab");
+  const headersFile = join(dir, "headers.json");
+  if (!existsSync(headersFile)) {
+    return { present: false, files: [] };
+  }
+  const headers: Record<string, string> = JSON.parse(readFileSync(headersFile, "utf8"));
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith(".json") && name !== "headers.json")
+    .map((name) => ({
+      name,
+      event: headers[name] ?? "",
+      body: readFileSync(join(dir, name), "utf8"),
+    }));
+  return { present: true, files };
+}
 
 // Tests run inside workerd with the bindings of wrangler.toml: real local D1 (with the
 // migrations of migrations/ applied), Queues and R2. Storage is isolated per test file.
@@ -12,6 +37,7 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: migrations,
+            TEST_GITLAB_FIXTURES: sharedGitlabFixtures(),
             ADMIN_TOKEN: "test-admin-token",
             FEEDBACK_TOKEN: "test-feedback-token",
             // base64 of 32 fixed bytes: a test key, never a real one

@@ -6,6 +6,7 @@
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import { decrypt, sha256Hex, timingSafeEqual } from "../lib/crypto";
+import { log } from "../lib/logger";
 import { TtlCache } from "../lib/ttl-cache";
 import type { ProjectsRepo, RegistrationRow } from "../storage/projects-repo";
 import { type LegacyClaims, looksLikeJwt, verifyLegacyJwt } from "./legacy-jwt";
@@ -62,7 +63,16 @@ async function loadToken(
   if (cached !== undefined) {
     return cached;
   }
-  const row = await repo.findToken(hash);
+  let row: Awaited<ReturnType<ProjectsRepo["findToken"]>>;
+  try {
+    row = await repo.findToken(hash);
+  } catch (err) {
+    // A D1 outage is ours, not the sender's: ask GitLab to come back rather than fail hard.
+    log("error", "token lookup failed", { error: String(err) });
+    throw new AppError("unavailable", "the relay cannot authenticate right now", {
+      "Retry-After": "30",
+    });
+  }
   let entry: CachedToken | null = null;
   if (row) {
     let signingKey: CryptoKey | null = null;

@@ -32,7 +32,7 @@ export class InstancesRepo {
       )
       .bind(row.id, row.url, row.api_token_enc, row.created_at, row.updated_at)
       .run();
-    return result.meta.changes === 1 ? "ok" : "duplicate";
+    return result.meta.changes > 0 ? "ok" : "duplicate";
   }
 
   async list(): Promise<InstanceRow[]> {
@@ -63,7 +63,7 @@ export class InstancesRepo {
         )
         .bind(id, changes.url ?? null, changes.api_token_enc ?? null, now)
         .run();
-      return result.meta.changes === 1 ? "ok" : "missing";
+      return result.meta.changes > 0 ? "ok" : "missing";
     } catch (err) {
       if (String(err).includes("UNIQUE")) {
         return "duplicate";
@@ -82,6 +82,6 @@ export class InstancesRepo {
       return "in_use";
     }
     const result = await this.db.prepare("DELETE FROM instances WHERE id = ?1").bind(id).run();
-    return result.meta.changes === 1 ? "ok" : "missing";
+    return result.meta.changes > 0 ? "ok" : "missing";
   }
 }

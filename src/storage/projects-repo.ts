@@ -95,7 +95,7 @@ export class ProjectsRepo {
 
   async delete(id: string): Promise<boolean> {
     const result = await this.db.prepare("DELETE FROM projects WHERE id = ?1").bind(id).run();
-    return result.meta.changes === 1;
+    return result.meta.changes > 0;
   }
 
   async listTokens(projectId: string): Promise<TokenRow[]> {

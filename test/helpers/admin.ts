@@ -10,11 +10,10 @@ export async function admin(
   body?: unknown,
   overrides: Partial<Env> = {},
 ): Promise<JsonResponse> {
-  const init: RequestInit = {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-  };
+  const headers = new Headers({ authorization: `Bearer ${ADMIN_TOKEN}` });
+  const init: RequestInit = { method, headers };
   if (body !== undefined) {
+    headers.set("content-type", "application/json");
     init.body = JSON.stringify(body);
   }
   return asJson(await call(new Request(`${BASE}/admin${path}`, init), overrides));

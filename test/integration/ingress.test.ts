@@ -623,6 +623,18 @@ describe("durability", () => {
     expect(sent).toHaveLength(0);
   });
 
+  it("answers 503 with Retry-After when D1 cannot authenticate a cold token", async () => {
+    const reg = await registerProject({ projectId: 4343, path: "cold/token" });
+    const res = await asJson(
+      await sendWebhook(
+        { token: reg.token, event: "Push Hook", body: push({ id: 4343, path: "cold/token" }) },
+        { DB: d1FailingOn(/FROM tokens/) },
+      ),
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("30");
+  });
+
   it("answers a warm token without reading D1", async () => {
     expect((await sendWebhook({ token, event: "Push Hook", body: push(PROJECT) })).status).toBe(
       202,

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { decrypt, encrypt, generateSecret, sha256Hex, timingSafeEqual } from "../../src/lib/crypto";
+
+const KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(1)));
+const OTHER_KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(2)));
+
+describe("crypto helpers", () => {
+  it("hashes like SHA-256", async () => {
+    expect(await sha256Hex("abc")).toBe(
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    );
+  });
+
+  it("compares in constant time, unequal lengths included", () => {
+    expect(timingSafeEqual("secret", "secret")).toBe(true);
+    expect(timingSafeEqual("secret", "secreT")).toBe(false);
+    expect(timingSafeEqual("secret", "secret-longer")).toBe(false);
+  });
+
+  it("generates 256-bit secrets with the prefix", () => {
+    const a = generateSecret("pgr_");
+    expect(a).toMatch(/^pgr_[A-Za-z0-9_-]{43}$/);
+    expect(generateSecret("pgr_")).not.toBe(a);
+  });
+
+  it("round-trips AES-GCM and refuses another key, another context or a tampered envelope", async () => {
+    const sealed = await encrypt(KEY, "glpat-secret", "instances:1:api_token");
+    expect(sealed).not.toContain("glpat");
+    expect(await decrypt(KEY, sealed, "instances:1:api_token")).toBe("glpat-secret");
+    await expect(decrypt(OTHER_KEY, sealed, "instances:1:api_token")).rejects.toThrow();
+    await expect(decrypt(KEY, sealed, "instances:2:api_token")).rejects.toThrow();
+    const tampered = `${sealed.slice(0, -2)}${sealed.endsWith("A") ? "B" : "A"}A`;
+    await expect(decrypt(KEY, tampered, "instances:1:api_token")).rejects.toThrow();
+    expect(await encrypt(KEY, "glpat-secret", "c")).not.toBe(
+      await encrypt(KEY, "glpat-secret", "c"),
+    );
+  });
+
+  it("refuses a key that is not 32 bytes", async () => {
+    await expect(encrypt(btoa("short"), "x", "c")).rejects.toThrow(/32 bytes/);
+  });
+});
