@@ -40,20 +40,33 @@ const vars = {
 const dev = spawn(
   "npx",
   [
-    "wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", state,
+    "wrangler",
+    "dev",
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--persist-to",
+    state,
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ],
   { env, stdio: ["ignore", "pipe", "pipe"] },
 );
 let devLog = "";
-dev.stdout.on("data", (d) => { devLog += d; });
-dev.stderr.on("data", (d) => { devLog += d; });
+dev.stdout.on("data", (d) => {
+  devLog += d;
+});
+dev.stderr.on("data", (d) => {
+  devLog += d;
+});
 
 async function waitReady() {
   for (let i = 0; i < 120; i++) {
     try {
       const res = await fetch(`${base}/healthz`);
-      if (res.ok) return;
+      if (res.ok) {
+        return;
+      }
     } catch {}
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -66,19 +79,29 @@ async function adminPost(path, body) {
     headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
     body: JSON.stringify(body),
   });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  if (!res.ok) {
+    throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  }
   return res.json();
 }
 
 function project(id, path) {
   const web = `https://gitlab.example.com/${path}`;
-  return { id, name: path.split("/").at(-1), path_with_namespace: path, web_url: web, git_http_url: `${web}.git` };
+  return {
+    id,
+    name: path.split("/").at(-1),
+    path_with_namespace: path,
+    web_url: web,
+    git_http_url: `${web}.git`,
+  };
 }
 
 function run(name, { path, ...opts }) {
   return new Promise((resolve, reject) => {
     autocannon({ url: `${base}${path}`, connections, duration, ...opts }, (err, result) => {
-      if (err) return reject(err);
+      if (err) {
+        return reject(err);
+      }
       resolve({
         name,
         requests_per_second: Math.round(result.requests.average),
@@ -106,22 +129,54 @@ try {
     "x-gitlab-token": reg.token,
   });
   const push = JSON.stringify({
-    object_kind: "push", event_name: "push", ref: "refs/heads/main",
-    before: "a".repeat(40), after: "b".repeat(40), project_id: 15,
-    project: project(15, "bench/project"), commits: [], total_commits_count: 0,
+    object_kind: "push",
+    event_name: "push",
+    ref: "refs/heads/main",
+    before: "a".repeat(40),
+    after: "b".repeat(40),
+    project_id: 15,
+    project: project(15, "bench/project"),
+    commits: [],
+    total_commits_count: 0,
   });
   const mr = JSON.stringify({
-    object_kind: "merge_request", project: project(15, "bench/project"),
-    object_attributes: { iid: 1, action: "open", description: "x".repeat(50_000), last_commit: { id: "b".repeat(40) } },
+    object_kind: "merge_request",
+    project: project(15, "bench/project"),
+    object_attributes: {
+      iid: 1,
+      action: "open",
+      description: "x".repeat(50_000),
+      last_commit: { id: "b".repeat(40) },
+    },
   });
 
   // Warm-up: JIT, token cache, D1 and queue connections.
-  await run("warmup", { duration: 2, method: "POST", path: "/webhooks/gitlab", headers: headers("Push Hook"), body: push });
+  await run("warmup", {
+    duration: 2,
+    method: "POST",
+    path: "/webhooks/gitlab",
+    headers: headers("Push Hook"),
+    body: push,
+  });
 
   const results = [];
   results.push(await run("bare route (GET /healthz)", { path: "/healthz" }));
-  results.push(await run("ingress: push (small)", { method: "POST", path: "/webhooks/gitlab", headers: headers("Push Hook"), body: push }));
-  results.push(await run("ingress: merge request (50 KB)", { method: "POST", path: "/webhooks/gitlab", headers: headers("Merge Request Hook"), body: mr }));
+  results.push(
+    await run("ingress: push (small)", {
+      method: "POST",
+      path: "/webhooks/gitlab",
+      headers: headers("Push Hook"),
+      body: push,
+    }),
+  );
+  results.push(
+    await run("ingress: merge request (50 KB)", {
+      method: "POST",
+      path: "/webhooks/gitlab",
+      headers: headers("Merge Request Hook"),
+      body: mr,
+    }),
+  );
 
   const bare = results[0];
   for (const r of results) {
@@ -136,11 +191,15 @@ try {
   };
   mkdirSync("bench", { recursive: true });
   writeFileSync("bench/results.json", `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\n${report.date}  ${report.machine}  (${connections} connections, ${duration} s each)`);
+  console.log(
+    `\n${report.date}  ${report.machine}  (${connections} connections, ${duration} s each)`,
+  );
   console.log("| route | req/s | p50 ms | p99 ms | non-2xx | vs bare |");
   console.log("|---|---:|---:|---:|---:|---:|");
   for (const r of results) {
-    console.log(`| ${r.name} | ${r.requests_per_second} | ${r.latency_p50_ms} | ${r.latency_p99_ms} | ${r.non_2xx} | ${r.rps_ratio_to_bare} |`);
+    console.log(
+      `| ${r.name} | ${r.requests_per_second} | ${r.latency_p50_ms} | ${r.latency_p99_ms} | ${r.non_2xx} | ${r.rps_ratio_to_bare} |`,
+    );
   }
 } finally {
   dev.kill("SIGINT");

@@ -7,7 +7,9 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const [major, minor] = process.versions.node.split(".").map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
-  console.error(`Node ${process.versions.node} is too old: wrangler needs Node 22.12 or newer (see README).`);
+  console.error(
+    `Node ${process.versions.node} is too old: wrangler needs Node 22.12 or newer (see README).`,
+  );
   process.exit(1);
 }
 
@@ -24,7 +26,10 @@ const generators = {
 
 if (!existsSync(".dev.vars")) {
   const example = readFileSync(".dev.vars.example", "utf8");
-  const filled = example.replace(/^([A-Z_]+)=generate$/gm, (_line, name) => `${name}=${generators[name]()}`);
+  const filled = example.replace(
+    /^([A-Z_]+)=generate$/gm,
+    (_line, name) => `${name}=${generators[name]()}`,
+  );
   writeFileSync(".dev.vars", filled, { mode: 0o600 });
   console.log("Created .dev.vars with fresh local secrets (ADMIN_TOKEN is in there).");
 }
@@ -37,9 +42,13 @@ function run(args) {
 }
 
 run(["d1", "migrations", "apply", "DB", "--local"]);
-const dev = spawn("npx", ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
+const dev = spawn(
+  "npx",
+  ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", ...process.argv.slice(2)],
+  {
+    stdio: "inherit",
+  },
+);
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => dev.kill(signal));
 }
