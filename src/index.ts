@@ -2,7 +2,6 @@
 import { createApp } from "./app";
 import { consumeDeadLetters, consumeEvents } from "./delivery/consumer";
 import { sweepInbox } from "./events/inbox-sweep";
-import type { QueueMessage } from "./events/queue-message";
 import { log } from "./lib/logger";
 import { InboxRepo } from "./storage/inbox-repo";
 
@@ -13,7 +12,8 @@ const DEAD_LETTER_QUEUE_SUFFIX = "-dlq";
 export default {
   fetch: app.fetch,
 
-  async queue(batch, env): Promise<void> {
+  // Queue bodies are untrusted until the consumer's schema says otherwise.
+  async queue(batch, env, _ctx): Promise<void> {
     if (batch.queue.endsWith(DEAD_LETTER_QUEUE_SUFFIX)) {
       await consumeDeadLetters(batch, env);
     } else {
@@ -21,10 +21,10 @@ export default {
     }
   },
 
-  async scheduled(controller, env): Promise<void> {
+  async scheduled(controller, env, _ctx): Promise<void> {
     const swept = await sweepInbox(new InboxRepo(env.DB), env.EVENTS_QUEUE);
     if (swept.sent || swept.failed || swept.malformed) {
       log("info", "inbox swept", { cron: controller.cron, ...swept });
     }
   },
-} satisfies ExportedHandler<Env, QueueMessage>;
+} satisfies ExportedHandler<Env, unknown>;

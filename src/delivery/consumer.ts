@@ -6,7 +6,7 @@
  * Forwarding to packit-service is the delivery issue's work; until it lands, valid
  * messages are held in the queue (retried with the longest delay) so nothing is lost.
  */
-import { type QueueMessage, queueMessage, type WebhookMessage } from "../events/queue-message";
+import { queueMessage, type WebhookMessage } from "../events/queue-message";
 import { sha256Hex } from "../lib/crypto";
 import { utf8 } from "../lib/encoding";
 import { log } from "../lib/logger";
@@ -30,9 +30,9 @@ export async function loadBody(
   return bytes;
 }
 
-export async function consumeEvents(batch: MessageBatch<QueueMessage>, env: Env): Promise<void> {
+export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const tokenUses = new Map<string, number>();
-  const valid: { raw: Message<QueueMessage>; message: WebhookMessage }[] = [];
+  const valid: { raw: Message<unknown>; message: WebhookMessage }[] = [];
   for (const raw of batch.messages) {
     const parsed = queueMessage.safeParse(raw.body);
     if (!parsed.success) {
@@ -59,10 +59,7 @@ export async function consumeEvents(batch: MessageBatch<QueueMessage>, env: Env)
   }
 }
 
-export async function consumeDeadLetters(
-  batch: MessageBatch<QueueMessage>,
-  _env: Env,
-): Promise<void> {
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, _env: Env): Promise<void> {
   for (const raw of batch.messages) {
     const parsed = queueMessage.safeParse(raw.body);
     log("error", "event dead-lettered", {

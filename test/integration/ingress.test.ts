@@ -1,4 +1,4 @@
-import { createScheduledController } from "cloudflare:test";
+import { createExecutionContext, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
@@ -567,10 +567,11 @@ describe("durability", () => {
     expect(row).not.toBeNull();
 
     const { queue, sent } = recordingQueue();
-    await worker.scheduled(createScheduledController({ cron: "* * * * *" }), {
-      ...env,
-      EVENTS_QUEUE: queue,
-    });
+    await worker.scheduled(
+      createScheduledController({ cron: "* * * * *" }),
+      { ...env, EVENTS_QUEUE: queue },
+      createExecutionContext(),
+    );
     const message = onlyMessage(sent);
     expect(message.delivery_id).toBe(deliveryId);
     expect(await bytesOf(message)).toBe(body);
@@ -586,10 +587,11 @@ describe("durability", () => {
       ),
     );
     const deliveryId = field<string>(res.body, "delivery_id");
-    await worker.scheduled(createScheduledController({ cron: "* * * * *" }), {
-      ...env,
-      EVENTS_QUEUE: refusingQueue(),
-    });
+    await worker.scheduled(
+      createScheduledController({ cron: "* * * * *" }),
+      { ...env, EVENTS_QUEUE: refusingQueue() },
+      createExecutionContext(),
+    );
     const row = await env.DB.prepare("SELECT attempts FROM inbox WHERE delivery_id = ?1")
       .bind(deliveryId)
       .first<{ attempts: number }>();
