@@ -32,10 +32,14 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations({ migrationsDir: "migrations" });
   return {
     plugins: [
-      cloudflareTest({
+      cloudflareTest(({ inject }) => ({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: {
+            // Loopback doubles of packit-service and an events receiver (test/doubles).
+            TEST_DOUBLES_URL: `http://127.0.0.1:${inject("doublesPort")}`,
+            // The queue consumer that miniflare runs by itself forwards here.
+            PACKIT_SERVICE_URL: `http://127.0.0.1:${inject("doublesPort")}/shared`,
             TEST_MIGRATIONS: migrations,
             TEST_GITLAB_FIXTURES: sharedGitlabFixtures(),
             ADMIN_TOKEN: "test-admin-token",
@@ -47,12 +51,13 @@ export default defineConfig(async () => {
             ALLOW_HTTP_INSTANCES: "true",
           },
         },
-      }),
+      })),
     ],
     test: {
+      globalSetup: ["./test/doubles/global-setup.ts"],
       setupFiles: ["./test/helpers/apply-migrations.ts"],
       // Log lines of passing tests are noise; a failing test still shows its own.
-      silent: "passed-only",
+      silent: "passed-only" as const,
     },
   };
 });

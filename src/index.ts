@@ -1,13 +1,18 @@
 /** The Worker: HTTP (ingress, admin), the events queue and its dead letters, and cron. */
 import { createApp } from "./app";
+import { readConfig } from "./config";
 import { consumeDeadLetters, consumeEvents } from "./delivery/consumer";
+import { purgeExpired } from "./delivery/retention";
 import { sweepInbox } from "./events/inbox-sweep";
 import { log } from "./lib/logger";
+import { DeliveriesRepo } from "./storage/deliveries-repo";
 import { InboxRepo } from "./storage/inbox-repo";
 
 const app = createApp();
 
 const DEAD_LETTER_QUEUE_SUFFIX = "-dlq";
+/** Must match the purge schedule in wrangler.toml; every other cron sweeps the inbox. */
+export const PURGE_CRON = "30 3 * * *";
 
 export default {
   fetch: app.fetch,
@@ -22,9 +27,25 @@ export default {
   },
 
   async scheduled(controller, env, _ctx): Promise<void> {
-    const swept = await sweepInbox(new InboxRepo(env.DB), env.EVENTS_QUEUE);
-    if (swept.sent || swept.failed || swept.malformed) {
-      log("info", "inbox swept", { cron: controller.cron, ...swept });
+    if (controller.cron !== PURGE_CRON) {
+      await sweep(env, controller.cron);
+      return;
+    }
+    const purged = await purgeExpired(
+      new DeliveriesRepo(env.DB),
+      env.BODIES,
+      readConfig(env).RETENTION_DAYS,
+      controller.scheduledTime,
+    );
+    if (purged.deliveries || purged.bodies) {
+      log("info", "expired deliveries purged", { ...purged });
     }
   },
 } satisfies ExportedHandler<Env, unknown>;
+
+async function sweep(env: Env, cron: string): Promise<void> {
+  const swept = await sweepInbox(new InboxRepo(env.DB), env.EVENTS_QUEUE);
+  if (swept.sent || swept.failed || swept.malformed) {
+    log("info", "inbox swept", { cron, ...swept });
+  }
+}

@@ -8,6 +8,7 @@ import type { AppEnv } from "../app-env";
 import { readConfig } from "../config";
 import { AppError, renderError } from "../errors";
 import { timingSafeEqual } from "../lib/crypto";
+import { registerDeliveryRoutes } from "./deliveries-routes";
 import { registerInstanceRoutes } from "./instances-routes";
 import { registerProjectRoutes } from "./projects-routes";
 
@@ -57,5 +58,6 @@ export function createAdminApp(): AdminApp {
   });
   registerInstanceRoutes(admin);
   registerProjectRoutes(admin);
+  registerDeliveryRoutes(admin);
   return admin;
 }

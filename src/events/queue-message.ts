@@ -48,6 +48,8 @@ export const webhookMessage = z.object({
   v: z.literal(1),
   type: z.literal("gitlab_webhook"),
   delivery_id: z.string().min(1),
+  /** Bumped by each admin replay; copies of an older generation are stale. */
+  generation: z.number().int().nonnegative().default(0),
   dedupe_key: z.string().min(1),
   dedupe_source: z.enum(["webhook-id", "idempotency-key", "content-hash"]),
   received_at: z.number().int(),

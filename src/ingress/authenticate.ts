@@ -7,15 +7,11 @@ import type { Config } from "../config";
 import { AppError } from "../errors";
 import { decrypt, sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { log } from "../lib/logger";
+import { importSigningKey, signingKeyBytes } from "../lib/standard-webhooks";
 import { TtlCache } from "../lib/ttl-cache";
 import type { ProjectsRepo, RegistrationRow } from "../storage/projects-repo";
 import { type LegacyClaims, looksLikeJwt, verifyLegacyJwt } from "./legacy-jwt";
-import {
-  importSigningKey,
-  type SignatureHeaders,
-  signingKeyBytes,
-  verifySignature,
-} from "./signature";
+import { type SignatureHeaders, verifySignature } from "./signature";
 
 export const TOKEN_PREFIX = "pgr_";
 

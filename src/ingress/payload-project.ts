@@ -70,6 +70,20 @@ export function registrationCovers(registration: Registration, project: PayloadP
 }
 
 /**
+ * Namespace and repository from a git URL, the way packit-service reads
+ * `project.git_http_url` (ogr's parse_git_repo): the last path segment without `.git` is the
+ * repository, everything before it the namespace, case kept.
+ */
+export function parseGitRepo(url: string | null): { namespace: string; repo: string } | null {
+  const path = pathOf(url ?? undefined);
+  const cut = path ? path.lastIndexOf("/") : -1;
+  if (!path || cut <= 0) {
+    return null;
+  }
+  return { namespace: path.slice(0, cut), repo: path.slice(cut + 1) };
+}
+
+/**
  * packit-service's check (`validate_token`): namespace and repo parsed from the project's
  * git_http_url. A token without `repo_name` also covers the namespace's subgroups here.
  */
@@ -77,19 +91,16 @@ export function legacyTokenCovers(
   claims: { namespace: string; repo_name?: string | null | undefined },
   project: PayloadProject,
 ): boolean {
-  const path = pathOf(project.gitHttpUrl ?? undefined);
-  if (!path) {
-    return false;
-  }
-  const cut = path.lastIndexOf("/");
-  if (cut <= 0) {
+  const parsed = parseGitRepo(project.gitHttpUrl);
+  if (!parsed) {
     return false;
   }
   const claimed = claims.namespace.toLowerCase().replace(/^\/+|\/+$/g, "");
   if (claims.repo_name) {
-    const namespace = path.slice(0, cut).toLowerCase();
-    const repo = path.slice(cut + 1).toLowerCase();
-    return namespace === claimed && repo === claims.repo_name.toLowerCase();
+    return (
+      parsed.namespace.toLowerCase() === claimed &&
+      parsed.repo.toLowerCase() === claims.repo_name.toLowerCase()
+    );
   }
-  return within(path, claimed);
+  return within(`${parsed.namespace}/${parsed.repo}`, claimed);
 }

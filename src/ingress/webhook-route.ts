@@ -198,6 +198,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
       v: 1,
       type: "gitlab_webhook",
       delivery_id: deliveryId,
+      generation: 0,
       dedupe_key: dedupe.key,
       dedupe_source: dedupe.source,
       received_at: now,

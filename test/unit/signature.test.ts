@@ -1,6 +1,7 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { importSigningKey, signingKeyBytes, verifySignature } from "../../src/ingress/signature";
+import { verifySignature } from "../../src/ingress/signature";
+import { importSigningKey, signingKeyBytes } from "../../src/lib/standard-webhooks";
 
 // Checked against the Standard Webhooks reference implementation, which signs here.
 const secret = `whsec_${btoa(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => i)))}`;

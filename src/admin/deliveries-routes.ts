@@ -1,0 +1,333 @@
+/**
+ * /admin/deliveries: read the delivery log and replay deliveries, one by one or in bulk.
+ * Replay re-queues the stored message (body inline or in R2) as a new generation, so it is
+ * forwarded even if it was delivered, rejected or a duplicate before.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { AppError } from "../errors";
+import { type QueueMessage, queueMessage } from "../events/queue-message";
+import { sendInBatches } from "../events/send-batches";
+import { fromBase64, toBase64Url, utf8 } from "../lib/encoding";
+import { log } from "../lib/logger";
+import {
+  DELIVERY_STATUSES,
+  DeliveriesRepo,
+  type DeliveryFilter,
+  type DeliveryRow,
+  TARGET_STATUSES,
+} from "../storage/deliveries-repo";
+import type { AdminApp } from "./admin-app";
+import { errorResponses, idParam } from "./schemas";
+
+const security = [{ AdminToken: [] }];
+const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+const time = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)), "must be an ISO 8601 time")
+  .transform((v) => Date.parse(v));
+
+const filterSchema = z.object({
+  project_id: z.coerce.number().int().positive().optional(),
+  status: z.enum(DELIVERY_STATUSES).optional(),
+  since: time.optional().openapi({ description: "received at or after (ISO 8601)" }),
+  until: time.optional().openapi({ description: "received before (ISO 8601)" }),
+});
+
+const listQuery = filterSchema.extend({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: "next_cursor of the previous page" }),
+});
+
+const bulkReplayBody = z
+  .object({
+    project_id: z.number().int().positive().optional(),
+    status: z
+      .enum(DELIVERY_STATUSES)
+      .openapi({ description: "required: which deliveries to replay" }),
+    since: time.optional(),
+    until: time.optional(),
+    limit: z.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+
+const deliverySchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(DELIVERY_STATUSES),
+    kind: z.string(),
+    instance_url: z.string().nullable(),
+    project_id: z.number().int().nullable(),
+    project_path: z.string().nullable(),
+    registration_id: z.string().nullable(),
+    dedupe_key: z.string(),
+    duplicate_of: z.string().nullable(),
+    reason: z.string().nullable(),
+    attempts: z.number().int(),
+    received_at: z.string(),
+    first_attempt_at: z.string().nullable(),
+    last_attempt_at: z.string().nullable(),
+    next_attempt_at: z.string().nullable(),
+    last_status_code: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+  })
+  .openapi("Delivery");
+
+const deliveryDetailSchema = deliverySchema
+  .extend({
+    generation: z.number().int(),
+    body_storage: z.enum(["inline", "r2", "unknown"]),
+    destinations: z.array(
+      z.object({
+        destination: z.string(),
+        status: z.enum(TARGET_STATUSES),
+        attempts: z.number().int(),
+        last_status_code: z.number().int().nullable(),
+        last_error: z.string().nullable(),
+        delivered_at: z.string().nullable(),
+      }),
+    ),
+    history: z.array(
+      z.object({
+        destination: z.string(),
+        attempted_at: z.string(),
+        outcome: z.string(),
+        status_code: z.number().int().nullable(),
+        error: z.string().nullable(),
+        duration_ms: z.number().int(),
+      }),
+    ),
+  })
+  .openapi("DeliveryDetail");
+
+function summary(row: DeliveryRow): z.infer<typeof deliverySchema> {
+  return {
+    id: row.id,
+    status: row.status,
+    kind: row.kind,
+    instance_url: row.instance_url,
+    project_id: row.project_id,
+    project_path: row.project_path,
+    registration_id: row.registration_id,
+    dedupe_key: row.dedupe_key,
+    duplicate_of: row.duplicate_of,
+    reason: row.reason,
+    attempts: row.attempts,
+    received_at: new Date(row.received_at).toISOString(),
+    first_attempt_at: iso(row.first_attempt_at),
+    last_attempt_at: iso(row.last_attempt_at),
+    next_attempt_at: iso(row.next_attempt_at),
+    last_status_code: row.last_status_code,
+    last_error: row.last_error,
+  };
+}
+
+function encodeCursor(row: DeliveryRow): string {
+  return toBase64Url(utf8(`${row.received_at}:${row.id}`));
+}
+
+function decodeCursor(cursor: string): { receivedAt: number; id: string } {
+  const bytes = fromBase64(cursor);
+  const match = bytes ? /^(\d+):(.+)$/.exec(new TextDecoder().decode(bytes)) : null;
+  if (!match?.[1] || !match[2]) {
+    throw new AppError("validation_failed", "cursor: not a cursor this API returned");
+  }
+  return { receivedAt: Number(match[1]), id: match[2] };
+}
+
+function toFilter(input: {
+  project_id?: number | undefined;
+  status?: DeliveryFilter["status"];
+  since?: number | undefined;
+  until?: number | undefined;
+}): DeliveryFilter {
+  return {
+    projectId: input.project_id,
+    status: input.status,
+    since: input.since,
+    until: input.until,
+  };
+}
+
+function storedMessage(text: string): QueueMessage | null {
+  try {
+    const parsed = queueMessage.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Bumps the generation and returns the message to send, or null for an unknown id. */
+async function prepareReplay(repo: DeliveriesRepo, id: string): Promise<QueueMessage | null> {
+  const replay = await repo.beginReplay(id, Date.now());
+  if (!replay) {
+    return null;
+  }
+  const stored = storedMessage(replay.message);
+  if (!stored) {
+    throw new AppError("conflict", `delivery ${id} has no replayable message`);
+  }
+  return { ...stored, generation: replay.generation };
+}
+
+export function registerDeliveryRoutes(admin: AdminApp): void {
+  admin.openapi(
+    createRoute({
+      method: "get",
+      path: "/deliveries",
+      security,
+      summary: "List deliveries, newest first",
+      request: { query: listQuery },
+      responses: {
+        200: {
+          description: "A page of deliveries",
+          content: json(
+            z.object({ deliveries: z.array(deliverySchema), next_cursor: z.string().nullable() }),
+          ),
+        },
+        ...errorResponses(400, 401),
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      const rows = await new DeliveriesRepo(c.env.DB).list(
+        toFilter(query),
+        query.limit + 1,
+        query.cursor ? decodeCursor(query.cursor) : undefined,
+      );
+      const page = rows.slice(0, query.limit);
+      const last = page.at(-1);
+      return c.json(
+        {
+          deliveries: page.map(summary),
+          next_cursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+        },
+        200,
+      );
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "get",
+      path: "/deliveries/{id}",
+      security,
+      summary: "One delivery with its destinations and attempt history (no secrets, no body)",
+      request: { params: idParam },
+      responses: {
+        200: { description: "The delivery", content: json(deliveryDetailSchema) },
+        ...errorResponses(401, 404),
+      },
+    }),
+    async (c) => {
+      const repo = new DeliveriesRepo(c.env.DB);
+      const row = await repo.get(c.req.valid("param").id);
+      if (!row) {
+        throw new AppError("not_found", "no such delivery");
+      }
+      const { targets, attempts } = await repo.details(row.id);
+      const storage: "inline" | "r2" | "unknown" =
+        storedMessage(row.message)?.body.storage ?? "unknown";
+      return c.json(
+        {
+          ...summary(row),
+          generation: row.generation,
+          body_storage: storage,
+          destinations: targets.map((t) => ({ ...t, delivered_at: iso(t.delivered_at) })),
+          history: attempts.map((a) => ({
+            ...a,
+            attempted_at: new Date(a.attempted_at).toISOString(),
+          })),
+        },
+        200,
+      );
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "post",
+      path: "/deliveries/{id}/replay",
+      security,
+      summary: "Replay one delivery: forward it again to every destination",
+      request: { params: idParam },
+      responses: {
+        202: {
+          description: "Re-queued",
+          content: json(
+            z.object({ id: z.string(), status: z.literal("queued"), generation: z.number().int() }),
+          ),
+        },
+        ...errorResponses(401, 404, 409, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const message = await prepareReplay(new DeliveriesRepo(c.env.DB), id);
+      if (!message) {
+        throw new AppError("not_found", "no such delivery");
+      }
+      try {
+        await c.env.EVENTS_QUEUE.send(message, { contentType: "json" });
+      } catch (err) {
+        log("error", "replay could not be queued", { delivery_id: id, error: String(err) });
+        throw new AppError("unavailable", "the queue refused the replay; try again", {
+          "Retry-After": "30",
+        });
+      }
+      return c.json({ id, status: "queued" as const, generation: message.generation }, 202);
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "post",
+      path: "/deliveries/replay",
+      security,
+      summary: "Replay every delivery matching the filter (status required), oldest first",
+      request: { body: { content: json(bulkReplayBody), required: true } },
+      responses: {
+        202: {
+          description: "How many were re-queued",
+          content: json(z.object({ replayed: z.number().int(), failed: z.number().int() })),
+        },
+        ...errorResponses(400, 401),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const repo = new DeliveriesRepo(c.env.DB);
+      const rows = (await repo.list(toFilter(input), input.limit)).reverse();
+      const items: { ref: string; message: QueueMessage }[] = [];
+      for (const row of rows) {
+        const message = await prepareReplay(repo, row.id).catch(() => null);
+        if (message) {
+          items.push({ ref: row.id, message });
+        }
+      }
+      let replayed = 0;
+      let failed = rows.length - items.length;
+      await sendInBatches(
+        c.env.EVENTS_QUEUE,
+        items,
+        async (ids) => {
+          replayed += ids.length;
+        },
+        async (ids, err) => {
+          failed += ids.length;
+          log("error", "bulk replay batch refused by the queue", {
+            count: ids.length,
+            error: String(err),
+          });
+        },
+      );
+      return c.json({ replayed, failed }, 202);
+    },
+  );
+}

@@ -1,0 +1,171 @@
+/**
+ * The two destinations and the exact requests they get.
+ *
+ * packit-compat: what unmodified packit-service accepts today at /api/webhooks/gitlab: the
+ * original bytes, the original X-Gitlab-Event, and a freshly minted HS256 JWT
+ * {namespace, repo_name} in X-Gitlab-Token, matching the payload's git_http_url the way
+ * packit-service's validate_token checks it.
+ *
+ * events: a CloudEvents 1.0 structured-mode JSON with the normalized event as data, signed
+ * with Standard Webhooks headers (EVENTS_SIGNING_SECRET).
+ */
+import { SignJWT } from "jose";
+import type { Config } from "../config";
+import type { NormalizedEvent } from "../events/normalized-event";
+import type { WebhookMessage } from "../events/queue-message";
+import { KIND_HEADER, type RelayedKind } from "../ingress/event-kinds";
+import { parseGitRepo } from "../ingress/payload-project";
+import { utf8 } from "../lib/encoding";
+import { importSigningKey, signHeaders, signingKeyBytes } from "../lib/standard-webhooks";
+import { USER_AGENT } from "../version";
+
+export const DESTINATIONS = ["packit", "events"] as const;
+export type Destination = (typeof DESTINATIONS)[number];
+
+/** The X-Gitlab-Event values packit-service's `interested()` accepts. */
+const PACKIT_KINDS: ReadonlySet<RelayedKind> = new Set([
+  "push",
+  "merge_request",
+  "note",
+  "issue",
+  "pipeline",
+  "release",
+]);
+
+export type Prepared =
+  | { kind: "request"; request: Request }
+  | { kind: "skip"; reason: string }
+  /** A setting is missing or wrong: retried, so fixing the configuration recovers it. */
+  | { kind: "config_error"; reason: string };
+
+export function configuredDestinations(config: Config): Destination[] {
+  return DESTINATIONS.filter((d) =>
+    d === "packit" ? config.PACKIT_SERVICE_URL !== undefined : config.EVENTS_URL !== undefined,
+  );
+}
+
+function commonHeaders(message: WebhookMessage): Record<string, string> {
+  return { "user-agent": USER_AGENT, "x-relay-delivery-id": message.delivery_id };
+}
+
+function endpoint(baseUrl: string, path: string): string {
+  return `${baseUrl.replace(/\/+$/, "")}${path}`;
+}
+
+export async function preparePackitRequest(
+  message: WebhookMessage,
+  body: Uint8Array<ArrayBuffer>,
+  gitHttpUrl: string | null,
+  config: Config,
+): Promise<Prepared> {
+  if (!PACKIT_KINDS.has(message.kind)) {
+    return { kind: "skip", reason: `packit-service does not take ${KIND_HEADER[message.kind]}` };
+  }
+  const baseUrl = config.PACKIT_SERVICE_URL;
+  const secret = config.PACKIT_GITLAB_TOKEN_SECRET;
+  if (!baseUrl || !secret) {
+    return { kind: "config_error", reason: "PACKIT_GITLAB_TOKEN_SECRET is not set" };
+  }
+  const repo = parseGitRepo(gitHttpUrl);
+  if (!repo) {
+    return { kind: "skip", reason: "payload has no project.git_http_url for packit-service" };
+  }
+  const token = await new SignJWT({ namespace: repo.namespace, repo_name: repo.repo })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(utf8(secret));
+  const headers: Record<string, string> = {
+    ...commonHeaders(message),
+    "content-type": "application/json",
+    "x-gitlab-event": message.headers["x-gitlab-event"] ?? KIND_HEADER[message.kind],
+    "x-gitlab-token": token,
+    "idempotency-key": message.dedupe_key,
+  };
+  const instance = message.headers["x-gitlab-instance"] ?? message.instance_url;
+  if (instance) {
+    headers["x-gitlab-instance"] = instance;
+  }
+  const eventUuid = message.headers["x-gitlab-event-uuid"];
+  if (eventUuid) {
+    headers["x-gitlab-event-uuid"] = eventUuid;
+  }
+  return {
+    kind: "request",
+    request: new Request(endpoint(baseUrl, "/api/webhooks/gitlab"), {
+      method: "POST",
+      headers,
+      body,
+    }),
+  };
+}
+
+function subject(event: NormalizedEvent): string | undefined {
+  switch (event.kind) {
+    case "merge_request":
+      return `merge_requests/${event.iid}`;
+    case "issue":
+      return `issues/${event.iid}`;
+    case "push":
+    case "tag_push":
+      return event.ref;
+    case "pipeline":
+      return `pipelines/${event.id}`;
+    case "release":
+      return `releases/${event.tag}`;
+    case "comment":
+      return event.note_id === null ? undefined : `notes/${event.note_id}`;
+  }
+}
+
+export function cloudEvent(message: WebhookMessage, event: NormalizedEvent) {
+  const source =
+    event.project.web_url ??
+    (event.instance_url && event.project.path
+      ? `${event.instance_url}/${event.project.path}`
+      : (event.instance_url ?? "urn:gitlab:unknown"));
+  const s = subject(event);
+  return {
+    specversion: "1.0",
+    id: message.dedupe_key,
+    source,
+    type: `dev.packit.gitlab.${event.kind}`,
+    ...(s ? { subject: s } : {}),
+    time: event.received_at,
+    datacontenttype: "application/json",
+    relaydelivery: message.delivery_id,
+    data: event,
+  };
+}
+
+export async function prepareEventsRequest(
+  message: WebhookMessage,
+  event: NormalizedEvent,
+  config: Config,
+  nowMs: number,
+): Promise<Prepared> {
+  const url = config.EVENTS_URL;
+  const keyBytes = config.EVENTS_SIGNING_SECRET
+    ? signingKeyBytes(config.EVENTS_SIGNING_SECRET)
+    : null;
+  if (!url || !keyBytes) {
+    return { kind: "config_error", reason: "EVENTS_SIGNING_SECRET is missing or not whsec_" };
+  }
+  const body = utf8(JSON.stringify(cloudEvent(message, event)));
+  const signature = await signHeaders(
+    await importSigningKey(keyBytes),
+    message.dedupe_key,
+    Math.floor(nowMs / 1000),
+    body,
+  );
+  return {
+    kind: "request",
+    request: new Request(url, {
+      method: "POST",
+      headers: {
+        ...commonHeaders(message),
+        ...signature,
+        "content-type": "application/cloudevents+json; charset=utf-8",
+      },
+      body,
+    }),
+  };
+}

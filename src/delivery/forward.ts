@@ -1,0 +1,67 @@
+/**
+ * One HTTP attempt at a destination, classified: 2xx delivered; 408, 425, 429, 5xx, network
+ * errors and timeouts transient; any other status (3xx included: redirects are not
+ * followed) permanent.
+ */
+import { parseRetryAfter } from "./backoff";
+
+export const FORWARD_TIMEOUT_MS = 15_000;
+const ERROR_TEXT_LIMIT = 500;
+
+export type AttemptOutcome = "delivered" | "transient" | "permanent";
+
+export type AttemptResult = {
+  outcome: AttemptOutcome;
+  statusCode: number | null;
+  error: string | null;
+  retryAfterSeconds: number | null;
+  durationMs: number;
+};
+
+export function classifyStatus(status: number): AttemptOutcome {
+  if (status >= 200 && status < 300) {
+    return "delivered";
+  }
+  if (status === 408 || status === 425 || status === 429 || status >= 500) {
+    return "transient";
+  }
+  return "permanent";
+}
+
+export function truncate(text: string, limit = ERROR_TEXT_LIMIT): string {
+  return text.length > limit ? `${text.slice(0, limit)}…` : text;
+}
+
+export async function attempt(
+  request: Request,
+  fetcher: typeof fetch = fetch,
+  now: () => number = Date.now,
+): Promise<AttemptResult> {
+  const started = now();
+  try {
+    const response = await fetcher(request, {
+      redirect: "manual",
+      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+    });
+    const outcome = classifyStatus(response.status);
+    // Read a little of the body for the log; always consume it to free the connection.
+    const text = await response.text().catch(() => "");
+    return {
+      outcome,
+      statusCode: response.status,
+      error: outcome === "delivered" ? null : truncate(text || response.statusText),
+      retryAfterSeconds: parseRetryAfter(response.headers.get("retry-after"), now()),
+      durationMs: now() - started,
+    };
+  } catch (err) {
+    const timedOut =
+      err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
+    return {
+      outcome: "transient",
+      statusCode: null,
+      error: timedOut ? `timeout after ${FORWARD_TIMEOUT_MS} ms` : truncate(String(err)),
+      retryAfterSeconds: null,
+      durationMs: now() - started,
+    };
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * D1 access to the delivery log. The claim is one transactional batch: it claims the dedupe
+ * key and the content hash, inserts the delivery (as `duplicate` when another delivery owns
+ * either), and reads back the row and its destinations.
+ */
+import { z } from "zod";
+import type { WebhookMessage } from "../events/queue-message";
+
+export const DELIVERY_STATUSES = [
+  "queued",
+  "retrying",
+  "delivered",
+  "duplicate",
+  "skipped",
+  "rejected",
+  "dead",
+  "undeliverable",
+] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set([
+  "delivered",
+  "duplicate",
+  "skipped",
+  "rejected",
+  "dead",
+  "undeliverable",
+]);
+
+export const TARGET_STATUSES = [
+  "pending",
+  "delivered",
+  "retrying",
+  "rejected",
+  "skipped",
+  "dead",
+] as const;
+export type TargetStatus = (typeof TARGET_STATUSES)[number];
+
+const deliveryRow = z.object({
+  id: z.string(),
+  generation: z.number().int(),
+  dedupe_key: z.string(),
+  content_hash: z.string(),
+  registration_id: z.string().nullable(),
+  instance_url: z.string().nullable(),
+  project_id: z.number().int().nullable(),
+  project_path: z.string().nullable(),
+  kind: z.string(),
+  status: z.enum(DELIVERY_STATUSES),
+  duplicate_of: z.string().nullable(),
+  reason: z.string().nullable(),
+  attempts: z.number().int(),
+  received_at: z.number(),
+  first_attempt_at: z.number().nullable(),
+  last_attempt_at: z.number().nullable(),
+  next_attempt_at: z.number().nullable(),
+  last_status_code: z.number().int().nullable(),
+  last_error: z.string().nullable(),
+  lease_owner: z.string().nullable(),
+  lease_until: z.number().nullable(),
+  message: z.string(),
+  updated_at: z.number(),
+});
+export type DeliveryRow = z.infer<typeof deliveryRow>;
+
+const targetRow = z.object({
+  destination: z.string(),
+  status: z.enum(TARGET_STATUSES),
+  attempts: z.number().int(),
+  last_status_code: z.number().int().nullable(),
+  last_error: z.string().nullable(),
+  delivered_at: z.number().nullable(),
+});
+export type TargetRow = z.infer<typeof targetRow>;
+
+const attemptRow = z.object({
+  destination: z.string(),
+  attempted_at: z.number(),
+  outcome: z.string(),
+  status_code: z.number().int().nullable(),
+  error: z.string().nullable(),
+  duration_ms: z.number().int(),
+});
+export type AttemptRow = z.infer<typeof attemptRow>;
+
+export type AttemptRecord = {
+  destination: string;
+  targetStatus: TargetStatus;
+  outcome: string;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+};
+
+export type Finish = {
+  status: DeliveryStatus;
+  reason?: string | null;
+  nextAttemptAt?: number | null;
+  lastStatusCode?: number | null;
+  lastError?: string | null;
+  attempted?: boolean;
+};
+
+export type DeliveryFilter = {
+  projectId?: number | undefined;
+  status?: DeliveryStatus | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+};
+
+export class DeliveriesRepo {
+  constructor(private readonly db: D1Database) {}
+
+  /**
+   * Claims the delivery and, when it is not finished, a lease on forwarding it (`lease`
+   * until `leaseUntil`), so two copies of one message never forward at the same time.
+   * A dedupe key that is itself a content hash (GitLab before 17.4) counts only within the
+   * window, like the content hash.
+   */
+  async claim(
+    message: WebhookMessage,
+    contentHash: string,
+    serialized: string,
+    windowStart: number,
+    now: number,
+    lease: { owner: string; until: number },
+  ): Promise<{ delivery: DeliveryRow; targets: TargetRow[]; leased: boolean }> {
+    const keyClaim = `k:${message.dedupe_key}`;
+    const keyWindowStart = message.dedupe_source === "content-hash" ? windowStart : 0;
+    const hashClaim = `h:${contentHash}`;
+    const registrationId =
+      message.registration.kind === "legacy_jwt" ? null : message.registration.id;
+    const results = await this.db.batch([
+      this.claimKeyStatement(keyClaim, message.delivery_id, now, keyWindowStart),
+      this.claimKeyStatement(hashClaim, message.delivery_id, now, windowStart),
+      this.db
+        .prepare(
+          `INSERT INTO deliveries (id, generation, dedupe_key, content_hash, registration_id, instance_url,
+             project_id, project_path, kind, status, duplicate_of, received_at, message, updated_at)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+             CASE WHEN k.delivery_id = ?1 AND h.delivery_id = ?1 THEN 'queued' ELSE 'duplicate' END,
+             CASE WHEN k.delivery_id <> ?1 THEN k.delivery_id WHEN h.delivery_id <> ?1 THEN h.delivery_id END,
+             ?10, ?11, ?12
+           FROM delivery_keys k, delivery_keys h WHERE k.key = ?13 AND h.key = ?14
+           ON CONFLICT (id) DO NOTHING`,
+        )
+        .bind(
+          message.delivery_id,
+          message.generation,
+          message.dedupe_key,
+          contentHash,
+          registrationId,
+          message.instance_url,
+          message.project.id,
+          message.project.path,
+          message.kind,
+          message.received_at,
+          serialized,
+          now,
+          keyClaim,
+          hashClaim,
+        ),
+      this.db
+        .prepare(
+          `UPDATE deliveries SET lease_owner = ?2, lease_until = ?3
+           WHERE id = ?1 AND generation = ?4 AND status IN ('queued', 'retrying')
+             AND (lease_until IS NULL OR lease_until <= ?5)`,
+        )
+        .bind(message.delivery_id, lease.owner, lease.until, message.generation, now),
+      this.db.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(message.delivery_id),
+      this.db
+        .prepare(
+          "SELECT destination, status, attempts, last_status_code, last_error, delivered_at FROM delivery_targets WHERE delivery_id = ?1",
+        )
+        .bind(message.delivery_id),
+    ]);
+    const delivery = deliveryRow.parse(results[4]?.results[0]);
+    const targets = z.array(targetRow).parse(results[5]?.results ?? []);
+    return { delivery, targets, leased: delivery.lease_owner === lease.owner };
+  }
+
+  /** The first delivery to claim a key owns it; a claim older than `expiredBefore` is void. */
+  private claimKeyStatement(key: string, deliveryId: string, now: number, expiredBefore: number) {
+    return this.db
+      .prepare(
+        `INSERT INTO delivery_keys (key, delivery_id, claimed_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET delivery_id = excluded.delivery_id, claimed_at = excluded.claimed_at
+         WHERE delivery_keys.claimed_at < ?4`,
+      )
+      .bind(key, deliveryId, now, expiredBefore);
+  }
+
+  /** Records attempts, destination states and the delivery's new state in one transaction. */
+  /**
+   * Records attempts, destination states and the delivery's new state in one transaction,
+   * and releases the lease. With `leaseOwner`, nothing is written unless that lease still
+   * holds (an expired lease may have passed to another copy of the message).
+   */
+  async record(
+    id: string,
+    generation: number,
+    attempts: readonly AttemptRecord[],
+    finish: Finish,
+    now: number,
+    leaseOwner: string | null = null,
+  ): Promise<boolean> {
+    if (leaseOwner !== null) {
+      const held = await this.db
+        .prepare("SELECT 1 FROM deliveries WHERE id = ?1 AND lease_owner = ?2")
+        .bind(id, leaseOwner)
+        .first();
+      if (!held) {
+        return false;
+      }
+    }
+    const statements: D1PreparedStatement[] = [];
+    for (const a of attempts) {
+      if (a.outcome !== "skipped") {
+        statements.push(
+          this.db
+            .prepare(
+              `INSERT INTO delivery_attempts (delivery_id, destination, attempted_at, outcome, status_code, error, duration_ms)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
+            )
+            .bind(id, a.destination, now, a.outcome, a.statusCode, a.error, a.durationMs),
+        );
+      }
+      const counted = a.outcome === "skipped" ? 0 : 1;
+      statements.push(
+        this.db
+          .prepare(
+            `INSERT INTO delivery_targets (delivery_id, destination, status, attempts, last_status_code, last_error, delivered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?3 = 'delivered' THEN ?7 END)
+             ON CONFLICT (delivery_id, destination) DO UPDATE SET status = excluded.status,
+               attempts = delivery_targets.attempts + ?4, last_status_code = excluded.last_status_code,
+               last_error = excluded.last_error,
+               delivered_at = coalesce(excluded.delivered_at, delivery_targets.delivered_at)`,
+          )
+          .bind(id, a.destination, a.targetStatus, counted, a.statusCode, a.error, now),
+      );
+    }
+    statements.push(
+      this.db
+        .prepare(
+          `UPDATE deliveries SET status = ?3, reason = ?4, next_attempt_at = ?5,
+             attempts = attempts + ?6,
+             first_attempt_at = CASE WHEN ?6 = 1 THEN coalesce(first_attempt_at, ?9) ELSE first_attempt_at END,
+             last_attempt_at = CASE WHEN ?6 = 1 THEN ?9 ELSE last_attempt_at END,
+             last_status_code = coalesce(?7, last_status_code), last_error = coalesce(?8, last_error),
+             lease_owner = NULL, lease_until = NULL, updated_at = ?9
+           WHERE id = ?1 AND generation = ?2 AND status IN ('queued', 'retrying')`,
+        )
+        .bind(
+          id,
+          generation,
+          finish.status,
+          finish.reason ?? null,
+          finish.nextAttemptAt ?? null,
+          finish.attempted ? 1 : 0,
+          finish.lastStatusCode ?? null,
+          finish.lastError ?? null,
+          now,
+        ),
+    );
+    const results = await this.db.batch(statements);
+    return (results.at(-1)?.meta.changes ?? 0) > 0;
+  }
+
+  async get(id: string): Promise<DeliveryRow | null> {
+    const row = await this.db.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first();
+    return row ? deliveryRow.parse(row) : null;
+  }
+
+  async details(id: string): Promise<{ targets: TargetRow[]; attempts: AttemptRow[] }> {
+    const [targets, attempts] = await this.db.batch([
+      this.db
+        .prepare(
+          "SELECT destination, status, attempts, last_status_code, last_error, delivered_at FROM delivery_targets WHERE delivery_id = ?1 ORDER BY destination",
+        )
+        .bind(id),
+      this.db
+        .prepare(
+          "SELECT destination, attempted_at, outcome, status_code, error, duration_ms FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY attempted_at, rowid",
+        )
+        .bind(id),
+    ]);
+    return {
+      targets: z.array(targetRow).parse(targets?.results ?? []),
+      attempts: z.array(attemptRow).parse(attempts?.results ?? []),
+    };
+  }
+
+  /** Newest first; `before` is the (received_at, id) cursor of the previous page's last row. */
+  async list(
+    filter: DeliveryFilter,
+    limit: number,
+    before?: { receivedAt: number; id: string },
+  ): Promise<DeliveryRow[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT * FROM deliveries
+         WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR status = ?2)
+           AND (?3 IS NULL OR received_at >= ?3) AND (?4 IS NULL OR received_at < ?4)
+           AND (?5 IS NULL OR received_at < ?5 OR (received_at = ?5 AND id < ?6))
+         ORDER BY received_at DESC, id DESC LIMIT ?7`,
+      )
+      .bind(
+        filter.projectId ?? null,
+        filter.status ?? null,
+        filter.since ?? null,
+        filter.until ?? null,
+        before?.receivedAt ?? null,
+        before?.id ?? null,
+        limit,
+      )
+      .all();
+    return z.array(deliveryRow).parse(results);
+  }
+
+  /**
+   * Starts a replay: a new generation, status back to queued, destination states cleared
+   * (the attempt history stays). Returns the new generation and the stored message.
+   */
+  async beginReplay(
+    id: string,
+    now: number,
+  ): Promise<{ generation: number; message: string } | null> {
+    const [updated] = await this.db.batch([
+      this.db
+        .prepare(
+          `UPDATE deliveries SET generation = generation + 1, status = 'queued', duplicate_of = NULL,
+             reason = NULL, next_attempt_at = NULL, first_attempt_at = NULL, lease_owner = NULL,
+             lease_until = NULL, updated_at = ?2
+           WHERE id = ?1 RETURNING generation, message`,
+        )
+        .bind(id, now),
+      this.db.prepare("DELETE FROM delivery_targets WHERE delivery_id = ?1").bind(id),
+    ]);
+    const row = updated?.results[0];
+    return row ? z.object({ generation: z.number(), message: z.string() }).parse(row) : null;
+  }
+
+  /** Deletes deliveries (with their destinations and attempts) and dedupe claims before `cutoff`. */
+  async purge(cutoff: number): Promise<number> {
+    const [deleted] = await this.db.batch([
+      this.db.prepare("DELETE FROM deliveries WHERE received_at < ?1").bind(cutoff),
+      this.db.prepare("DELETE FROM delivery_keys WHERE claimed_at < ?1").bind(cutoff),
+    ]);
+    return deleted?.meta.changes ?? 0;
+  }
+}
