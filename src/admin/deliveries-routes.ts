@@ -17,10 +17,8 @@ import {
   TARGET_STATUSES,
 } from "../storage/deliveries-repo";
 import type { AdminApp } from "./admin-app";
-import { errorResponses, idParam } from "./schemas";
+import { errorResponses, idParam, json, security } from "./schemas";
 
-const security = [{ AdminToken: [] }];
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 const time = z

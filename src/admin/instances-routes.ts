@@ -11,11 +11,10 @@ import {
   errorResponses,
   idParam,
   instanceSchema,
+  json,
+  security,
   updateInstanceSchema,
 } from "./schemas";
-
-const security = [{ AdminToken: [] }];
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 
 export function apiTokenContext(instanceId: string): string {
   return `instances:${instanceId}:api_token`;

@@ -16,16 +16,15 @@ import {
   createProjectSchema,
   errorResponses,
   idParam,
+  json,
   projectSchema,
   rotatedTokenSchema,
   rotateTokenSchema,
+  security,
   tokenInfoSchema,
   tokenParams,
 } from "./schemas";
 import { describeToken, mintToken } from "./webhook-tokens";
-
-const security = [{ AdminToken: [] }];
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 
 /** The triggers to tick in GitLab: what the relay forwards. Confidential ones stay off. */
 const TRIGGERS = {

@@ -1,6 +1,11 @@
 /** Request and response schemas of the admin API; they are also its OpenAPI document. */
 import { z } from "@hono/zod-openapi";
 
+/** Every admin route takes the ADMIN_TOKEN bearer. */
+export const security = [{ AdminToken: [] }];
+
+export const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+
 export const errorSchema = z
   .object({
     error: z.object({
