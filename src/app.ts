@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { createAdminApp } from "./admin/admin-app";
 import type { AppEnv } from "./app-env";
 import { AppError, renderError } from "./errors";
+import { createFeedbackApp } from "./feedback/feedback-routes";
 import { registerWebhookRoutes } from "./ingress/webhook-route";
 
 export function createApp(): Hono<AppEnv> {
@@ -21,5 +22,6 @@ export function createApp(): Hono<AppEnv> {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   registerWebhookRoutes(app);
   app.route("/admin", createAdminApp());
+  app.route("/api/v1", createFeedbackApp());
   return app;
 }

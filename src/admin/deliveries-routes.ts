@@ -5,7 +5,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { AppError } from "../errors";
-import { type QueueMessage, queueMessage } from "../events/queue-message";
+import { type WebhookMessage, webhookMessage } from "../events/queue-message";
 import { sendInBatches } from "../events/send-batches";
 import { fromBase64, toBase64Url, utf8 } from "../lib/encoding";
 import { log } from "../lib/logger";
@@ -152,9 +152,9 @@ function toFilter(input: {
   };
 }
 
-function storedMessage(text: string): QueueMessage | null {
+function storedMessage(text: string): WebhookMessage | null {
   try {
-    const parsed = queueMessage.safeParse(JSON.parse(text));
+    const parsed = webhookMessage.safeParse(JSON.parse(text));
     return parsed.success ? parsed.data : null;
   } catch {
     return null;
@@ -162,7 +162,7 @@ function storedMessage(text: string): QueueMessage | null {
 }
 
 /** Bumps the generation and returns the message to send, or null for an unknown id. */
-async function prepareReplay(repo: DeliveriesRepo, id: string): Promise<QueueMessage | null> {
+async function prepareReplay(repo: DeliveriesRepo, id: string): Promise<WebhookMessage | null> {
   const replay = await repo.beginReplay(id, Date.now());
   if (!replay) {
     return null;
@@ -302,7 +302,7 @@ export function registerDeliveryRoutes(admin: AdminApp): void {
       const input = c.req.valid("json");
       const repo = new DeliveriesRepo(c.env.DB);
       const rows = (await repo.list(toFilter(input), input.limit)).reverse();
-      const items: { ref: string; message: QueueMessage }[] = [];
+      const items: { ref: string; message: WebhookMessage }[] = [];
       for (const row of rows) {
         const message = await prepareReplay(repo, row.id).catch(() => null);
         if (message) {

@@ -5,6 +5,7 @@ import { AppError } from "../errors";
 import { encrypt } from "../lib/crypto";
 import { normalizeInstanceUrl } from "../lib/instance-url";
 import { InstancesRepo, toInstance } from "../storage/instances-repo";
+import { apiTokenContext } from "../storage/secret-contexts";
 import type { AdminApp } from "./admin-app";
 import {
   createInstanceSchema,
@@ -15,10 +16,6 @@ import {
   security,
   updateInstanceSchema,
 } from "./schemas";
-
-export function apiTokenContext(instanceId: string): string {
-  return `instances:${instanceId}:api_token`;
-}
 
 export function requireEncryptionKey(env: Env): string {
   const key = readConfig(env).ENCRYPTION_KEY;
@@ -65,7 +62,7 @@ export function registerInstanceRoutes(admin: AdminApp): void {
       if ((await new InstancesRepo(c.env.DB).insert(row)) === "duplicate") {
         throw new AppError("conflict", `instance ${url} is already registered`);
       }
-      return c.json(toInstance(row), 201);
+      return c.json(toInstance({ ...row, credential_broken_at: null, paused_until: null }), 201);
     },
   );
 

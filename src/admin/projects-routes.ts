@@ -4,11 +4,12 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { AppError } from "../errors";
-import { forgetTokens, signingSecretContext } from "../ingress/authenticate";
+import { forgetTokens } from "../ingress/authenticate";
 import { WEBHOOK_PATHS } from "../ingress/webhook-route";
 import { encrypt } from "../lib/crypto";
 import { InstancesRepo } from "../storage/instances-repo";
 import { ProjectsRepo, type RegistrationRow } from "../storage/projects-repo";
+import { projectTokenContext, signingSecretContext } from "../storage/secret-contexts";
 import type { AdminApp } from "./admin-app";
 import { instanceUrlOrThrow, requireEncryptionKey } from "./instances-routes";
 import {
@@ -233,6 +234,55 @@ export function registerProjectRoutes(admin: AdminApp): void {
         },
         201,
       );
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "post",
+      path: "/projects/{id}/gitlab-token",
+      security,
+      summary: "Set the project's own GitLab token for feedback (e.g. a project access token)",
+      request: {
+        params: idParam,
+        body: {
+          content: json(z.object({ token: z.string().min(1).max(4096) }).strict()),
+          required: true,
+        },
+      },
+      responses: {
+        204: { description: "Stored, encrypted" },
+        ...errorResponses(400, 401, 404, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const sealed = await encrypt(
+        requireEncryptionKey(c.env),
+        c.req.valid("json").token,
+        projectTokenContext(id),
+      );
+      if (!(await new ProjectsRepo(c.env.DB).setGitlabToken(id, sealed))) {
+        throw new AppError("not_found", "no such project hook registration");
+      }
+      return c.body(null, 204);
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "delete",
+      path: "/projects/{id}/gitlab-token",
+      security,
+      summary: "Remove the project's own GitLab token: feedback uses the instance's again",
+      request: { params: idParam },
+      responses: { 204: { description: "Removed" }, ...errorResponses(401, 404) },
+    }),
+    async (c) => {
+      if (!(await new ProjectsRepo(c.env.DB).setGitlabToken(c.req.valid("param").id, null))) {
+        throw new AppError("not_found", "no such project hook registration");
+      }
+      return c.body(null, 204);
     },
   );
 

@@ -43,6 +43,12 @@ export const instanceSchema = z
     url: z.string().openapi({ example: "https://gitlab.gnome.org" }),
     created_at: z.string(),
     updated_at: z.string(),
+    credential_ok: z.boolean().openapi({ description: "false after GitLab answered 401" }),
+    credential_broken_at: z.string().nullable(),
+    feedback_paused_until: z
+      .string()
+      .nullable()
+      .openapi({ description: "GitLab rate-limited the relay; feedback waits until then" }),
   })
   .openapi("Instance");
 

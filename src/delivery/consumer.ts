@@ -11,7 +11,9 @@
  */
 import { type Config, readConfig } from "../config";
 import { normalize } from "../events/normalize";
-import { queueMessage, type WebhookMessage } from "../events/queue-message";
+import { type FeedbackMessage, queueMessage, type WebhookMessage } from "../events/queue-message";
+import { feedbackDeps } from "../feedback/feedback-deps";
+import { processFeedback } from "../feedback/process-feedback";
 import { payloadProject } from "../ingress/payload-project";
 import { sha256Hex } from "../lib/crypto";
 import { utf8 } from "../lib/encoding";
@@ -23,6 +25,7 @@ import {
   type DeliveryStatus,
   TERMINAL,
 } from "../storage/deliveries-repo";
+import { FeedbackRepo } from "../storage/feedback-repo";
 import { ProjectsRepo } from "../storage/projects-repo";
 import { backoffSeconds, RETRY_WINDOW_MS } from "./backoff";
 import {
@@ -341,10 +344,16 @@ async function touchTokens(messages: readonly WebhookMessage[], env: Env): Promi
 
 function parseAll(batch: MessageBatch<unknown>) {
   const valid: { raw: Message<unknown>; message: WebhookMessage }[] = [];
+  const feedback: { raw: Message<unknown>; message: FeedbackMessage }[] = [];
   for (const raw of batch.messages) {
     const parsed = queueMessage.safeParse(raw.body);
     if (parsed.success) {
-      valid.push({ raw, message: parsed.data });
+      const message = parsed.data;
+      if (message.type === "gitlab_webhook") {
+        valid.push({ raw, message });
+      } else {
+        feedback.push({ raw, message });
+      }
     } else {
       // Retrying cannot fix a message that fails the schema.
       log("error", "malformed queue message acked", {
@@ -355,7 +364,7 @@ function parseAll(batch: MessageBatch<unknown>) {
       raw.ack();
     }
   }
-  return valid;
+  return { valid, feedback };
 }
 
 export async function consumeEvents(
@@ -363,13 +372,13 @@ export async function consumeEvents(
   env: Env,
   deps: ConsumerDeps = consumerDeps(env),
 ): Promise<void> {
-  const valid = parseAll(batch);
+  const { valid, feedback } = parseAll(batch);
   await touchTokens(
     valid.map((v) => v.message),
     env,
   );
-  await Promise.all(
-    valid.map(async ({ raw, message }) => {
+  await Promise.all([
+    ...valid.map(async ({ raw, message }) => {
       try {
         const decision = await deliver(message, deps);
         if (decision.action === "ack") {
@@ -385,7 +394,23 @@ export async function consumeEvents(
         raw.retry({ delaySeconds: backoffSeconds(raw.attempts, deps.random) });
       }
     }),
-  );
+    ...feedback.map(async ({ raw, message }) => {
+      try {
+        const decision = await processFeedback(message.feedback_id, feedbackDeps(env));
+        if (decision.action === "ack") {
+          raw.ack();
+        } else {
+          raw.retry({ delaySeconds: decision.delaySeconds });
+        }
+      } catch (err) {
+        log("error", "feedback failed unexpectedly; retrying", {
+          feedback_id: message.feedback_id,
+          error: String(err),
+        });
+        raw.retry({ delaySeconds: backoffSeconds(raw.attempts, deps.random) });
+      }
+    }),
+  ]);
 }
 
 /** Messages that exhausted the queue's retries: recorded as dead, replayable from admin. */
@@ -394,7 +419,16 @@ export async function consumeDeadLetters(
   env: Env,
   deps: ConsumerDeps = consumerDeps(env),
 ): Promise<void> {
-  for (const { raw, message } of parseAll(batch)) {
+  const { valid, feedback } = parseAll(batch);
+  for (const { raw, message } of feedback) {
+    await new FeedbackRepo(env.DB).record(
+      message.feedback_id,
+      { state: "failed", attempted: false, lastError: "queue retries exhausted" },
+      deps.now(),
+    );
+    raw.ack();
+  }
+  for (const { raw, message } of valid) {
     try {
       // Forced: whatever copy may still hold a lease, the queue has given up on this one.
       const { delivery } = await claim(message, deps, crypto.randomUUID());

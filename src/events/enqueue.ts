@@ -53,9 +53,11 @@ export async function buildMessage(
   return { message, serialized: JSON.stringify(message) };
 }
 
+/** `id` names the message in the inbox and in logs: a delivery id or a feedback id. */
 export async function storeMessage(
   deps: EnqueueDeps,
-  message: WebhookMessage,
+  id: string,
+  message: QueueMessage,
   serialized: string,
   now: number,
 ): Promise<StoredIn> {
@@ -63,17 +65,17 @@ export async function storeMessage(
     await deps.queue.send(message, { contentType: "json" });
     return "queue";
   } catch (queueError) {
-    log("warn", "queue refused an event, writing it to the inbox", {
-      delivery_id: message.delivery_id,
+    log("warn", "queue refused a message, writing it to the inbox", {
+      id,
       error: String(queueError),
     });
   }
   try {
-    await deps.inbox.insert(message.delivery_id, serialized, now);
+    await deps.inbox.insert(id, serialized, now);
     return "inbox";
   } catch (inboxError) {
-    log("error", "neither the queue nor the inbox took an event", {
-      delivery_id: message.delivery_id,
+    log("error", "neither the queue nor the inbox took a message", {
+      id,
       error: String(inboxError),
     });
     throw new AppError("unavailable", "the relay cannot store this event right now", {

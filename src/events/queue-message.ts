@@ -68,6 +68,14 @@ export const webhookMessage = z.object({
 });
 export type WebhookMessage = z.infer<typeof webhookMessage>;
 
+/** A feedback request to perform against GitLab; the request itself is in D1. */
+export const feedbackMessage = z.object({
+  v: z.literal(1),
+  type: z.literal("gitlab_feedback"),
+  feedback_id: z.string().min(1),
+});
+export type FeedbackMessage = z.infer<typeof feedbackMessage>;
+
 /** One schema for everything on the events queue, discriminated by `type`. */
-export const queueMessage = webhookMessage;
-export type QueueMessage = WebhookMessage;
+export const queueMessage = z.discriminatedUnion("type", [webhookMessage, feedbackMessage]);
+export type QueueMessage = z.infer<typeof queueMessage>;

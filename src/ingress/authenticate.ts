@@ -10,6 +10,7 @@ import { log } from "../lib/logger";
 import { importSigningKey, signingKeyBytes } from "../lib/standard-webhooks";
 import { TtlCache } from "../lib/ttl-cache";
 import type { ProjectsRepo, RegistrationRow } from "../storage/projects-repo";
+import { signingSecretContext } from "../storage/secret-contexts";
 import { type LegacyClaims, looksLikeJwt, verifyLegacyJwt } from "./legacy-jwt";
 import { type SignatureHeaders, verifySignature } from "./signature";
 
@@ -43,10 +44,6 @@ const tokenCache = new TtlCache<string, CachedToken | null>(4096, 30_000);
 /** Drops cached lookups, e.g. after an admin revokes or rotates tokens in this isolate. */
 export function forgetTokens(): void {
   tokenCache.clear();
-}
-
-export function signingSecretContext(projectId: string): string {
-  return `projects:${projectId}:signing_secret`;
 }
 
 async function loadToken(

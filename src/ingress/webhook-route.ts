@@ -213,7 +213,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   );
 
   // 7. Answer only once the queue (or the inbox) holds the event.
-  const storedIn = await storeMessage(deps, message, serialized, now);
+  const storedIn = await storeMessage(deps, deliveryId, message, serialized, now);
   log("info", "webhook queued", {
     request_id: c.get("requestId"),
     delivery_id: deliveryId,

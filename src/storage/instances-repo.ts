@@ -7,24 +7,42 @@ const instanceRow = z.object({
   api_token_enc: z.string(),
   created_at: z.number(),
   updated_at: z.number(),
+  credential_broken_at: z.number().nullable().default(null),
+  paused_until: z.number().nullable().default(null),
 });
 export type InstanceRow = z.infer<typeof instanceRow>;
 
-export type Instance = { id: string; url: string; created_at: string; updated_at: string };
+export type Instance = {
+  id: string;
+  url: string;
+  created_at: string;
+  updated_at: string;
+  credential_ok: boolean;
+  credential_broken_at: string | null;
+  feedback_paused_until: string | null;
+};
 
-export function toInstance(row: InstanceRow): Instance {
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function toInstance(row: InstanceRow, now = Date.now()): Instance {
   return {
     id: row.id,
     url: row.url,
     created_at: new Date(row.created_at).toISOString(),
     updated_at: new Date(row.updated_at).toISOString(),
+    credential_ok: row.credential_broken_at === null,
+    credential_broken_at: iso(row.credential_broken_at),
+    feedback_paused_until:
+      row.paused_until !== null && row.paused_until > now ? iso(row.paused_until) : null,
   };
 }
 
 export class InstancesRepo {
   constructor(private readonly db: D1Database) {}
 
-  async insert(row: InstanceRow): Promise<"ok" | "duplicate"> {
+  async insert(
+    row: Omit<InstanceRow, "credential_broken_at" | "paused_until">,
+  ): Promise<"ok" | "duplicate"> {
     const result = await this.db
       .prepare(
         `INSERT INTO instances (id, url, api_token_enc, created_at, updated_at)
@@ -59,6 +77,7 @@ export class InstancesRepo {
       const result = await this.db
         .prepare(
           `UPDATE instances SET url = coalesce(?2, url), api_token_enc = coalesce(?3, api_token_enc),
+             credential_broken_at = CASE WHEN ?3 IS NULL THEN credential_broken_at END,
              updated_at = ?4 WHERE id = ?1`,
         )
         .bind(id, changes.url ?? null, changes.api_token_enc ?? null, now)

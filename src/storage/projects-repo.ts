@@ -3,6 +3,7 @@
  * their webhook tokens. Tokens are stored as SHA-256 only.
  */
 import { z } from "zod";
+import { registrationCovers } from "../ingress/payload-project";
 
 const registrationRow = z.object({
   id: z.string(),
@@ -177,6 +178,59 @@ export class ProjectsRepo {
           .bind(id, at),
       ),
     );
+  }
+
+  /** A project's own GitLab token (encrypted), used for feedback instead of the instance's. */
+  async setGitlabToken(id: string, tokenEnc: string | null): Promise<boolean> {
+    const result = await this.db
+      .prepare(
+        "UPDATE projects SET gitlab_token_enc = ?2, credential_broken_at = NULL WHERE id = ?1 AND kind = 'project'",
+      )
+      .bind(id, tokenEnc)
+      .run();
+    return result.meta.changes > 0;
+  }
+
+  /**
+   * Whether feedback for a GitLab project is allowed: the project is registered, or sits in a
+   * registered namespace (by the path given, else the path its webhooks carried).
+   */
+  async coversForFeedback(
+    instanceId: string,
+    instanceUrl: string,
+    projectId: number,
+    projectPath: string | undefined,
+  ): Promise<boolean> {
+    const [direct, namespaces, seen] = await this.db.batch([
+      this.db
+        .prepare(
+          "SELECT 1 AS ok FROM projects WHERE instance_id = ?1 AND kind = 'project' AND gitlab_project_id = ?2",
+        )
+        .bind(instanceId, projectId),
+      this.db
+        .prepare("SELECT path FROM projects WHERE instance_id = ?1 AND kind = 'namespace'")
+        .bind(instanceId),
+      this.db
+        .prepare(
+          `SELECT project_path FROM deliveries WHERE instance_url = ?1 AND project_id = ?2
+             AND project_path IS NOT NULL ORDER BY received_at DESC LIMIT 1`,
+        )
+        .bind(instanceUrl, projectId),
+    ]);
+    if ((direct?.results.length ?? 0) > 0) {
+      return true;
+    }
+    const path =
+      projectPath ??
+      z.object({ project_path: z.string() }).safeParse(seen?.results[0]).data?.project_path;
+    if (!path) {
+      return false;
+    }
+    const project = { id: projectId, path, webUrl: null, gitHttpUrl: null };
+    return z
+      .array(z.object({ path: z.string() }))
+      .parse(namespaces?.results ?? [])
+      .some((ns) => registrationCovers({ kind: "namespace", namespace: ns.path }, project));
   }
 
   private insertTokenStatement(token: TokenRow): D1PreparedStatement {

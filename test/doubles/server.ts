@@ -7,6 +7,9 @@
  *                                      HS256 JWT checked against project.git_http_url
  *                                      (validate_token), then interested() by X-Gitlab-Event
  *   POST /{scope}/events               a CloudEvents receiver: 204
+ *   /{scope}/api/v4/...                a GitLab instance as reference/gitlab.md §3 documents
+ *                                      (statuses with their state machine, notes, commit
+ *                                      comments, award emoji)
  *   POST /_doubles/{scope}/script      queue scripted responses [{status, headers?, body?}]
  *   GET  /_doubles/{scope}/requests    what the scope received
  */
@@ -116,6 +119,107 @@ function parseCloudEvent(headers: Record<string, string>, body: string): CloudEv
   }
 }
 
+type GitlabState = {
+  statuses: Map<string, string>;
+  notes: Map<number, { body: string; path: string }>;
+  awards: Set<string>;
+  nextId: number;
+};
+const gitlabs = new Map<string, GitlabState>();
+
+/** A GitLab instance, just enough of it: reference/gitlab.md §3.3, §3.4, §3.6. */
+function gitlab(
+  scope: string,
+  method: string,
+  path: string,
+  body: Record<string, unknown>,
+): [number, unknown] {
+  let state = gitlabs.get(scope);
+  if (!state) {
+    state = { statuses: new Map(), notes: new Map(), awards: new Set(), nextId: 1000 };
+    gitlabs.set(scope, state);
+  }
+  const id = () => ++(state as GitlabState).nextId;
+  let m = /^\/projects\/(\d+)\/statuses\/([0-9a-f]+)$/.exec(path);
+  if (m && method === "POST") {
+    const sha = m[2] ?? "";
+    if (sha.startsWith("dead")) {
+      return [404, { message: "404 Commit Not Found" }];
+    }
+    if (body.ref === "protected") {
+      return [403, { message: "403 Forbidden" }];
+    }
+    const key = `${m[1]}|${sha}|${String(body.name)}|${String(body.ref)}`;
+    const current = state.statuses.get(key);
+    const wanted = String(body.state);
+    if (current === wanted && (current === "pending" || current === "running")) {
+      const via = wanted === "pending" ? "enqueue" : "run";
+      return [
+        400,
+        {
+          message: `Cannot transition status via :${via} from :${current} (Reason(s): Status cannot transition via "${via}")`,
+        },
+      ];
+    }
+    state.statuses.set(key, wanted);
+    return [
+      201,
+      {
+        id: id(),
+        sha,
+        ref: body.ref,
+        status: wanted,
+        name: body.name,
+        target_url: body.target_url ?? null,
+        description: body.description ?? null,
+      },
+    ];
+  }
+  m = /^\/projects\/(\d+)\/(merge_requests|issues)\/(\d+)\/notes$/.exec(path);
+  if (m && method === "POST") {
+    const noteId = id();
+    state.notes.set(noteId, { body: String(body.body), path });
+    return [
+      201,
+      {
+        id: noteId,
+        body: body.body,
+        noteable_type: m[2] === "issues" ? "Issue" : "MergeRequest",
+        noteable_iid: Number(m[3]),
+        system: false,
+        internal: body.internal === true,
+      },
+    ];
+  }
+  m = /^\/projects\/(\d+)\/(merge_requests|issues)\/(\d+)\/notes\/(\d+)$/.exec(path);
+  if (m && method === "PUT") {
+    const noteId = Number(m[4]);
+    const existing = state.notes.get(noteId);
+    if (!existing) {
+      return [404, { message: "404 Not found" }];
+    }
+    state.notes.set(noteId, { body: String(body.body), path: existing.path });
+    return [200, { id: noteId, body: body.body }];
+  }
+  m = /^\/projects\/(\d+)\/repository\/commits\/([0-9a-f]+)\/comments$/.exec(path);
+  if (m && method === "POST") {
+    return [
+      201,
+      { note: body.note, path: null, line: null, line_type: null, author: { username: "packit" } },
+    ];
+  }
+  m = /^\/projects\/(\d+)\/(merge_requests|issues)\/(\d+)(\/notes\/\d+)?\/award_emoji$/.exec(path);
+  if (m && method === "POST") {
+    const key = `${path}|${String(body.name)}`;
+    if (state.awards.has(key)) {
+      return [404, { message: "404 Award Emoji Name has already been taken" }];
+    }
+    state.awards.add(key);
+    return [201, { id: id(), name: body.name, awardable_type: m[4] ? "Note" : "MergeRequest" }];
+  }
+  return [404, { message: "404 Not Found" }];
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://double");
   const control = /^\/_doubles\/([^/]+)\/(script|requests)$/.exec(url.pathname);
@@ -129,7 +233,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return send(res, 200, { queued: scripted.length });
   }
   const match = /^\/([^/]+)(\/.*)$/.exec(url.pathname);
-  if (!match?.[1] || !match[2] || req.method !== "POST") {
+  if (!match?.[1] || !match[2] || (req.method !== "POST" && req.method !== "PUT")) {
     return send(res, 404, { error: "no such double" });
   }
   const [, scope, path] = match;
@@ -156,6 +260,19 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (path === "/events") {
     res.writeHead(204).end();
     return;
+  }
+  if (path.startsWith("/api/v4/")) {
+    if (headers["private-token"] === "glpat-revoked") {
+      return send(res, 401, { message: "401 Unauthorized" });
+    }
+    const parsed: unknown = body.length ? JSON.parse(body.toString("utf8")) : {};
+    const [status, answer] = gitlab(
+      scope,
+      req.method ?? "GET",
+      path.slice("/api/v4".length),
+      parsed !== null && typeof parsed === "object" ? (parsed as Record<string, unknown>) : {},
+    );
+    return send(res, status, answer);
   }
   return send(res, 404, { error: "no such route" });
 }

@@ -2,7 +2,12 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { queueMessage, type WebhookMessage } from "../../src/events/queue-message";
+import {
+  type FeedbackMessage,
+  type QueueMessage,
+  queueMessage,
+  type WebhookMessage,
+} from "../../src/events/queue-message";
 import worker from "../../src/index";
 import { sendWebhook, type WebhookInput } from "./webhooks";
 
@@ -14,20 +19,29 @@ export const EVENTS_QUEUE_NAME = "packit-gitlab-relay-events";
  */
 export function capturingQueue() {
   const sent: WebhookMessage[] = [];
+  const feedback: FeedbackMessage[] = [];
+  const keep = (body: unknown) => {
+    const message: QueueMessage = queueMessage.parse(body);
+    if (message.type === "gitlab_webhook") {
+      sent.push(message);
+    } else {
+      feedback.push(message);
+    }
+  };
   const queue: Queue = {
     metrics: () => env.EVENTS_QUEUE.metrics(),
     async send(message) {
-      sent.push(queueMessage.parse(message));
+      keep(message);
       return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } };
     },
     async sendBatch(messages) {
       for (const m of messages) {
-        sent.push(queueMessage.parse(m.body));
+        keep(m.body);
       }
       return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } };
     },
   };
-  return { queue, sent };
+  return { queue, sent, feedback };
 }
 
 /** Sends a webhook through ingress and returns the message it queued. */

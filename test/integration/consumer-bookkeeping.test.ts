@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { queueMessage } from "../../src/events/queue-message";
+import { webhookMessage } from "../../src/events/queue-message";
 import worker from "../../src/index";
 import { admin, field, registerProject } from "../helpers/admin";
 import { push } from "../helpers/gitlab-payloads";
@@ -25,7 +25,7 @@ describe("queue consumer bookkeeping", () => {
     const before = await admin("GET", `/projects/${reg.id}`);
     expect(field(before.body, "tokens", 0, "last_used_at")).toBeNull();
 
-    const message = queueMessage.parse(sent[0]);
+    const message = webhookMessage.parse(sent[0]);
     const batch = createMessageBatch("packit-gitlab-relay-events", [
       { id: "m1", timestamp: new Date(), attempts: 1, body: message },
     ]);

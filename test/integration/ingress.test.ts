@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { queueMessage, type WebhookMessage } from "../../src/events/queue-message";
+import { type WebhookMessage, webhookMessage } from "../../src/events/queue-message";
 import worker from "../../src/index";
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
 import { ignoredEvents, mergeRequest, note, push, relayedEvents } from "../helpers/gitlab-payloads";
@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 function onlyMessage(sent: unknown[]): WebhookMessage {
   expect(sent).toHaveLength(1);
-  return queueMessage.parse(sent[0]);
+  return webhookMessage.parse(sent[0]);
 }
 
 async function bytesOf(message: WebhookMessage): Promise<string> {
@@ -106,7 +106,7 @@ describe("accepted events", () => {
       { token, event: "Push Hook", body: JSON.stringify(push(PROJECT, { after: "f".repeat(40) })) },
       { EVENTS_QUEUE: queue },
     );
-    const [first, second, third] = sent.map((m) => queueMessage.parse(m));
+    const [first, second, third] = sent.map((m) => webhookMessage.parse(m));
     expect(first?.dedupe_source).toBe("content-hash");
     expect(first?.dedupe_key).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(second?.dedupe_key).toBe(first?.dedupe_key);
@@ -125,9 +125,9 @@ describe("accepted events", () => {
       ),
     );
     expect(responses.map((r) => r.status)).toEqual(Array(25).fill(202));
-    const bodies = await Promise.all(sent.map((m) => bytesOf(queueMessage.parse(m))));
+    const bodies = await Promise.all(sent.map((m) => bytesOf(webhookMessage.parse(m))));
     expect(new Set(bodies).size).toBe(25);
-    const ids = sent.map((m) => queueMessage.parse(m).delivery_id);
+    const ids = sent.map((m) => webhookMessage.parse(m).delivery_id);
     expect(new Set(ids).size).toBe(25);
   });
 });
@@ -385,7 +385,7 @@ describe("tokens", () => {
     expect(
       (await sendWebhook({ token: reg.token, event: "Push Hook", body: push(lookalike) })).status,
     ).toBe(403);
-    expect(queueMessage.parse(sent[0]).registration).toMatchObject({
+    expect(webhookMessage.parse(sent[0]).registration).toMatchObject({
       kind: "namespace",
       namespace: "redhat/centos-stream",
     });

@@ -1,0 +1,217 @@
+/**
+ * /api/v1: packit-service asks the relay to report to GitLab. Bearer FEEDBACK_TOKEN.
+ * Each request is stored in D1 and queued (202 `{"id"}`); `?wait=true` performs it before
+ * answering when GitLab is reachable, and falls back to queued when it is not.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { bearerAuth } from "../admin/admin-app";
+import { errorResponses, idParam, json } from "../admin/schemas";
+import type { AppEnv } from "../app-env";
+import { readConfig } from "../config";
+import { enqueueDeps } from "../deps";
+import { AppError, renderError } from "../errors";
+import { storeMessage } from "../events/enqueue";
+import type { FeedbackMessage } from "../events/queue-message";
+import { normalizeInstanceUrl } from "../lib/instance-url";
+import { FeedbackRepo, type FeedbackRow } from "../storage/feedback-repo";
+import { InstancesRepo } from "../storage/instances-repo";
+import { ProjectsRepo } from "../storage/projects-repo";
+import { feedbackDeps } from "./feedback-deps";
+import {
+  type FeedbackView,
+  feedbackView,
+  type NoteRequest,
+  noteRequest,
+  type ReactionRequest,
+  reactionRequest,
+  type StatusRequest,
+  statusRequest,
+} from "./feedback-schemas";
+import { noteTarget } from "./gitlab-api";
+import { processFeedback } from "./process-feedback";
+
+const security = [{ FeedbackToken: [] }];
+const waitQuery = z.object({
+  wait: z
+    .enum(["true", "false"])
+    .optional()
+    .openapi({ description: "perform the call before answering (falls back to queued)" }),
+});
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function toView(row: FeedbackRow): FeedbackView {
+  return {
+    id: row.id,
+    type: row.type,
+    state: row.state,
+    attempts: row.attempts,
+    gitlab_status: row.gitlab_status,
+    gitlab_id: row.gitlab_id,
+    fallback: row.fallback,
+    last_error: row.last_error,
+    created_at: new Date(row.created_at).toISOString(),
+    updated_at: new Date(row.updated_at).toISOString(),
+    next_attempt_at: iso(row.next_attempt_at),
+  };
+}
+
+type Accepted =
+  | { type: "status"; request: StatusRequest }
+  | { type: "note"; request: NoteRequest }
+  | { type: "reaction"; request: ReactionRequest };
+
+function orderKey(instanceId: string, accepted: Accepted): string | null {
+  if (accepted.type === "status") {
+    const r = accepted.request;
+    return `status|${instanceId}|${r.project_id}|${r.sha.toLowerCase()}|${r.name}`;
+  }
+  if (accepted.type === "note" && accepted.request.dedupe_key) {
+    const r = accepted.request;
+    return `note|${instanceId}|${r.project_id}|${noteTarget(r.target)}|${r.dedupe_key}`;
+  }
+  return null;
+}
+
+type Answer =
+  | { status: 200; body: FeedbackView }
+  | { status: 202; body: FeedbackView | { id: string } };
+
+async function accept(c: Context<AppEnv>, accepted: Accepted, wait: boolean): Promise<Answer> {
+  const config = readConfig(c.env);
+  const url = normalizeInstanceUrl(accepted.request.instance_url, config.ALLOW_HTTP_INSTANCES);
+  const instance = url.ok ? await new InstancesRepo(c.env.DB).findByUrl(url.url) : null;
+  if (!instance) {
+    throw new AppError("not_found", "the instance is not registered");
+  }
+  const covered = await new ProjectsRepo(c.env.DB).coversForFeedback(
+    instance.id,
+    instance.url,
+    accepted.request.project_id,
+    accepted.request.project_path,
+  );
+  if (!covered) {
+    throw new AppError("not_found", "the project is not registered, nor in a registered namespace");
+  }
+  const repo = new FeedbackRepo(c.env.DB);
+  const id = crypto.randomUUID();
+  const now = Date.now();
+  await repo.insert({
+    id,
+    type: accepted.type,
+    instanceId: instance.id,
+    projectId: accepted.request.project_id,
+    orderKey: orderKey(instance.id, accepted),
+    request: JSON.stringify(accepted),
+    now,
+  });
+  const message: FeedbackMessage = { v: 1, type: "gitlab_feedback", feedback_id: id };
+  if (wait) {
+    const decision = await processFeedback(id, feedbackDeps(c.env));
+    if (decision.action === "retry") {
+      await c.env.EVENTS_QUEUE.send(message, {
+        contentType: "json",
+        delaySeconds: decision.delaySeconds,
+      });
+    }
+    const row = await repo.get(id);
+    if (row) {
+      return decision.action === "ack"
+        ? { status: 200, body: toView(row) }
+        : { status: 202, body: toView(row) };
+    }
+  } else {
+    await storeMessage(enqueueDeps(c.env), id, message, JSON.stringify(message), now);
+  }
+  return { status: 202, body: { id } };
+}
+
+function respond(c: Context<AppEnv>, answer: Answer) {
+  return answer.status === 200 ? c.json(answer.body, 200) : c.json(answer.body, 202);
+}
+
+function route<S extends z.ZodType>(path: string, schema: S, summary: string) {
+  return createRoute({
+    method: "post",
+    path: `/gitlab/${path}`,
+    security,
+    summary,
+    request: { query: waitQuery, body: { content: json(schema), required: true } },
+    responses: { ...accepted202, ...errorResponses(400, 401, 404, 503) },
+  });
+}
+
+const accepted202 = {
+  202: {
+    description: "Queued (or, with wait=true, still in progress)",
+    content: json(z.union([z.object({ id: z.string() }), feedbackView])),
+  },
+  200: { description: "With wait=true: performed; the outcome", content: json(feedbackView) },
+};
+
+export function createFeedbackApp(): OpenAPIHono<AppEnv> {
+  const api = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const detail = result.error.issues
+          .map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`)
+          .join("; ");
+        throw new AppError("validation_failed", detail.slice(0, 1000));
+      }
+    },
+  });
+  api.onError(renderError);
+  api.openAPIRegistry.registerComponent("securitySchemes", "FeedbackToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "FEEDBACK_TOKEN",
+  });
+  api.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: { title: "packit-gitlab-relay feedback API", version: "1" },
+    servers: [{ url: `${new URL(c.req.url).origin}/api/v1` }],
+  }));
+  api.use("*", async (c, next) => {
+    if (c.req.path.endsWith("/openapi.json")) {
+      return next();
+    }
+    return bearerAuth((env) => readConfig(env).FEEDBACK_TOKEN)(c, next);
+  });
+
+  const wait = (c: { req: { query: (k: string) => string | undefined } }) =>
+    c.req.query("wait") === "true";
+  api.openapi(route("statuses", statusRequest, "Set a commit status"), async (c) =>
+    respond(c, await accept(c, { type: "status", request: c.req.valid("json") }, wait(c))),
+  );
+  api.openapi(route("notes", noteRequest, "Comment on an MR, an issue or a commit"), async (c) =>
+    respond(c, await accept(c, { type: "note", request: c.req.valid("json") }, wait(c))),
+  );
+  api.openapi(
+    route("reactions", reactionRequest, "Award an emoji on an MR, an issue or a note"),
+    async (c) =>
+      respond(c, await accept(c, { type: "reaction", request: c.req.valid("json") }, wait(c))),
+  );
+
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/feedback/{id}",
+      security,
+      summary: "The state of a feedback request",
+      request: { params: idParam },
+      responses: {
+        200: { description: "State", content: json(feedbackView) },
+        ...errorResponses(401, 404),
+      },
+    }),
+    async (c) => {
+      const row = await new FeedbackRepo(c.env.DB).get(c.req.valid("param").id);
+      if (!row) {
+        throw new AppError("not_found", "no such feedback");
+      }
+      return c.json(toView(row), 200);
+    },
+  );
+  return api;
+}
