@@ -6,6 +6,7 @@ import { purgeExpired } from "./delivery/retention";
 import { sweepInbox } from "./events/inbox-sweep";
 import { log } from "./lib/logger";
 import { DeliveriesRepo } from "./storage/deliveries-repo";
+import { FeedbackRepo } from "./storage/feedback-repo";
 import { InboxRepo } from "./storage/inbox-repo";
 
 const app = createApp();
@@ -33,11 +34,12 @@ export default {
     }
     const purged = await purgeExpired(
       new DeliveriesRepo(env.DB),
+      new FeedbackRepo(env.DB),
       env.BODIES,
       readConfig(env).RETENTION_DAYS,
       controller.scheduledTime,
     );
-    if (purged.deliveries || purged.bodies) {
+    if (purged.deliveries || purged.feedback || purged.bodies) {
       log("info", "expired deliveries purged", { ...purged });
     }
   },

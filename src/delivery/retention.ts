@@ -1,22 +1,25 @@
 /**
- * Cron: drops deliveries, their dedupe claims and their R2 bodies once they are older than
+ * Cron: drops deliveries, their dedupe claims, their R2 bodies and finished feedback once older than
  * RETENTION_DAYS. Bodies live under bodies/YYYY-MM-DD/, so whole days go at once.
  */
 import type { DeliveriesRepo } from "../storage/deliveries-repo";
+import type { FeedbackRepo } from "../storage/feedback-repo";
 
 const DAY_MS = 24 * 3600 * 1000;
 const MAX_KEYS_PER_RUN = 5000;
 
-export type PurgeResult = { deliveries: number; bodies: number };
+export type PurgeResult = { deliveries: number; feedback: number; bodies: number };
 
 export async function purgeExpired(
   deliveries: Pick<DeliveriesRepo, "purge">,
+  feedback: Pick<FeedbackRepo, "purge">,
   bodies: Pick<R2Bucket, "list" | "delete">,
   retentionDays: number,
   now: number,
 ): Promise<PurgeResult> {
   const cutoff = now - retentionDays * DAY_MS;
   const deleted = await deliveries.purge(cutoff);
+  const feedbackDeleted = await feedback.purge(cutoff, now);
   const cutoffDay = new Date(cutoff).toISOString().slice(0, 10);
   let removed = 0;
   let cursor: string | undefined;
@@ -35,5 +38,5 @@ export async function purgeExpired(
     }
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor && removed < MAX_KEYS_PER_RUN);
-  return { deliveries: deleted, bodies: removed };
+  return { deliveries: deleted, feedback: feedbackDeleted, bodies: removed };
 }

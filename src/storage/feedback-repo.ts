@@ -216,6 +216,21 @@ export class FeedbackRepo {
       .run();
   }
 
+  /** Drops finished feedback older than `cutoff` and spent note budgets. */
+  async purge(cutoff: number, now: number): Promise<number> {
+    const [deleted] = await this.db.batch([
+      this.db
+        .prepare(
+          "DELETE FROM feedback WHERE created_at < ?1 AND state IN ('done', 'failed', 'superseded')",
+        )
+        .bind(cutoff),
+      this.db
+        .prepare("DELETE FROM note_budget WHERE minute < ?1")
+        .bind(Math.floor(now / 60_000) - 60),
+    ]);
+    return deleted?.meta.changes ?? 0;
+  }
+
   /** Counts one note against the instance's budget for this minute; returns the count. */
   async spendNote(instanceId: string, minute: number): Promise<number> {
     const row = await this.db
