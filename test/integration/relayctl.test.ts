@@ -1,0 +1,213 @@
+import { describe, expect, it } from "vitest";
+import { type CliIo, relayctl } from "../../cli/relayctl";
+import { field } from "../helpers/admin";
+import { consume, ingest } from "../helpers/deliveries";
+import { destinations, newScope } from "../helpers/doubles";
+import { mergeRequest, push } from "../helpers/gitlab-payloads";
+import { BASE, call } from "../helpers/relay";
+
+/** Runs relayctl against the Worker in workerd, as an operator would against a deployment. */
+async function cli(
+  args: string[],
+  opts: { files?: Record<string, string>; confirm?: boolean; env?: Partial<CliIo["env"]> } = {},
+) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await relayctl(args, {
+    fetch: (request) => call(request),
+    env: { RELAY_URL: BASE, ADMIN_TOKEN: "test-admin-token", ...opts.env },
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    readFile: async (path) => {
+      const text = opts.files?.[path];
+      if (text === undefined) {
+        throw new Error(`ENOENT: ${path}`);
+      }
+      return text;
+    },
+    confirm: async () => opts.confirm ?? false,
+  });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+const json = (text: string): unknown => JSON.parse(text);
+
+describe("relayctl", () => {
+  it("prints help, and exits non-zero on unknown commands and options", async () => {
+    const help = await cli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/deliveries replay/);
+    expect((await cli(["instances", "add", "--help"])).out).toMatch(
+      /usage: relayctl instances add URL --token/,
+    );
+    expect((await cli(["frobnicate"])).code).toBe(2);
+    expect((await cli(["instances", "list", "--colour"])).code).toBe(2);
+  });
+
+  it("manages instances", async () => {
+    const added = await cli([
+      "instances",
+      "add",
+      "https://gitlab.gnome.org/",
+      "--token",
+      "glpat-cli",
+      "--json",
+    ]);
+    expect(added.code).toBe(0);
+    const id = field<string>(json(added.out), "id");
+    expect(field(json(added.out), "url")).toBe("https://gitlab.gnome.org");
+    const list = await cli(["instances", "list"]);
+    expect(list.out).toMatch(/^ID\s+URL\s+CREDENTIAL_OK/m);
+    expect(list.out).toContain("https://gitlab.gnome.org");
+    expect(list.out).not.toContain("glpat-cli");
+    expect((await cli(["instances", "update", id, "--token", "glpat-new"])).code).toBe(0);
+    const dup = await cli(["instances", "add", "https://gitlab.gnome.org", "--token", "x"]);
+    expect(dup.code).toBe(1);
+    expect(dup.err).toMatch(/409 conflict/);
+    expect((await cli(["instances", "remove", id])).code).toBe(0);
+  });
+
+  it("registers projects and prints what to enter in GitLab, manages their tokens", async () => {
+    await cli(["instances", "add", "https://salsa.debian.org", "--token", "glpat-cli"]);
+    const added = await cli([
+      "projects",
+      "add",
+      "--instance",
+      "https://salsa.debian.org",
+      "--project-id",
+      "31",
+      "--path",
+      "debian/hello",
+    ]);
+    expect(added.code).toBe(0);
+    expect(added.out).toMatch(/URL: +https:\/\/relay\.test\/webhooks\/gitlab/);
+    expect(added.out).toMatch(/Secret token: +pgr_[A-Za-z0-9_-]{43}/);
+    expect(added.out).toMatch(/Trigger: +Push events, Tag push events, Comments/);
+    const id = /registered (\S+)/.exec(added.out)?.[1] ?? "";
+
+    const group = await cli([
+      "projects",
+      "add",
+      "--instance",
+      "https://salsa.debian.org",
+      "--namespace",
+      "python-team",
+      "--json",
+    ]);
+    expect(field(json(group.out), "kind")).toBe("namespace");
+    expect((await cli(["projects", "list"])).out).toMatch(/debian\/hello/);
+    expect((await cli(["projects", "show", id])).out).toMatch(/path: debian\/hello/);
+
+    const rotated = await cli(["tokens", "rotate", id, "--grace", "60", "--json"]);
+    expect(field<string>(json(rotated.out), "token")).toMatch(/^pgr_/);
+    const revoked = await cli([
+      "tokens",
+      "revoke",
+      id,
+      field(json(rotated.out), "token_id"),
+      "--json",
+    ]);
+    expect(field(json(revoked.out), "state")).toBe("revoked");
+    expect((await cli(["projects", "remove", id])).code).toBe(0);
+    expect((await cli(["projects", "show", id])).code).toBe(1);
+    expect(
+      (await cli(["projects", "add", "--instance", "https://salsa.debian.org", "--path", "x/y"]))
+        .err,
+    ).toMatch(/--project-id/);
+  });
+
+  it("reads and replays deliveries; bulk replay asks first", async () => {
+    await cli(["instances", "add", "https://gitlab.example.com", "--token", "glpat-cli"]);
+    const added = await cli([
+      "projects",
+      "add",
+      "--instance",
+      "https://gitlab.example.com",
+      "--project-id",
+      "64",
+      "--path",
+      "cli/deliveries",
+      "--json",
+    ]);
+    const token = field<string>(json(added.out), "token");
+    const message = await ingest({
+      token,
+      event: "Push Hook",
+      body: push({ id: 64, path: "cli/deliveries" }),
+    });
+    await consume([{ body: message }], { PACKIT_SERVICE_URL: "", EVENTS_URL: "" });
+
+    const list = await cli([
+      "deliveries",
+      "list",
+      "--project-id",
+      "64",
+      "--status",
+      "undeliverable",
+    ]);
+    expect(list.out).toContain(message.delivery_id);
+    expect((await cli(["deliveries", "show", message.delivery_id])).out).toMatch(
+      /status: undeliverable/,
+    );
+
+    const declined = await cli([
+      "deliveries",
+      "replay",
+      "--status",
+      "undeliverable",
+      "--project-id",
+      "64",
+    ]);
+    expect(declined.code).toBe(1);
+    expect(declined.err).toMatch(/not replayed/);
+    const bulk = await cli([
+      "deliveries",
+      "replay",
+      "--status",
+      "undeliverable",
+      "--project-id",
+      "64",
+      "--yes",
+      "--json",
+    ]);
+    expect(json(bulk.out)).toEqual({ replayed: 1, failed: 0 });
+    const one = await cli(["deliveries", "replay", message.delivery_id, "--json"]);
+    expect(field(json(one.out), "status")).toBe("queued");
+    await consume(
+      [{ body: { ...message, generation: field<number>(json(one.out), "generation") } }],
+      destinations(newScope()),
+    );
+    expect((await cli(["deliveries", "show", message.delivery_id, "--json"])).out).toMatch(
+      /"status": "delivered"/,
+    );
+  });
+
+  it("normalizes a webhook body without a server", async () => {
+    const body = JSON.stringify(mergeRequest({ id: 9, path: "a/b" }, "update"));
+    const res = await cli(["normalize", "mr.json", "--event", "Merge Request Hook"], {
+      files: { "mr.json": body },
+      env: { RELAY_URL: undefined, ADMIN_TOKEN: undefined },
+    });
+    expect(res.code).toBe(0);
+    expect(json(res.out)).toMatchObject({
+      kind: "merge_request",
+      action: "update",
+      code_changed: true,
+      iid: 7,
+    });
+    const ignored = await cli(["normalize", "mr.json", "--event", "System Hook"], {
+      files: { "mr.json": body },
+    });
+    expect(ignored.out).toMatch(/^outcome: ignored$/m);
+    expect((await cli(["normalize", "missing.json", "--event", "Push Hook"])).code).toBe(1);
+  });
+
+  it("explains a missing RELAY_URL or ADMIN_TOKEN, and a wrong token", async () => {
+    expect((await cli(["instances", "list"], { env: { RELAY_URL: undefined } })).err).toMatch(
+      /RELAY_URL/,
+    );
+    const wrong = await cli(["instances", "list"], { env: { ADMIN_TOKEN: "nope" } });
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/401 unauthorized/);
+  });
+});
