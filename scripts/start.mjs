@@ -1,9 +1,22 @@
 #!/usr/bin/env node
-// `npm start`: the whole relay locally on port 8787: .dev.vars prepared, local D1 migrated,
-// then `wrangler dev` with local D1, Queues and R2.
+// `npm start`: the whole relay locally. Prepares .dev.vars (fresh local secrets), applies the
+// D1 migrations locally, starts a packit-service stand-in on 8788 that prints what arrives,
+// runs `wrangler dev` on 8787 (local D1, Queues, R2), registers a demo project and prints a
+// curl that sends it a webhook.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  admin,
+  DEMO_FILE,
+  DEMO_INSTANCE,
+  DEMO_PROJECT,
+  demoPush,
+  devVars,
+  RELAY,
+  STAND_IN_PORT,
+} from "./local-config.mjs";
+import { startStandIn } from "./stand-in.mjs";
 
 const [major, minor] = process.versions.node.split(".").map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
@@ -12,9 +25,7 @@ if (major < 22 || (major === 22 && minor < 12)) {
   );
   process.exit(1);
 }
-
 process.env.WRANGLER_SEND_METRICS ??= "false";
-const port = process.env.PORT ?? "8787";
 
 const generators = {
   ADMIN_TOKEN: () => randomBytes(32).toString("base64url"),
@@ -23,7 +34,6 @@ const generators = {
   PACKIT_GITLAB_TOKEN_SECRET: () => randomBytes(32).toString("base64url"),
   EVENTS_SIGNING_SECRET: () => `whsec_${randomBytes(32).toString("base64")}`,
 };
-
 if (!existsSync(".dev.vars")) {
   const example = readFileSync(".dev.vars.example", "utf8");
   const filled = example.replace(
@@ -31,25 +41,80 @@ if (!existsSync(".dev.vars")) {
     (_line, name) => `${name}=${generators[name]()}`,
   );
   writeFileSync(".dev.vars", filled, { mode: 0o600 });
-  console.log("Created .dev.vars with fresh local secrets (ADMIN_TOKEN is in there).");
+  console.log("Created .dev.vars with fresh local secrets.");
 }
 
-function run(args) {
-  const result = spawnSync("npx", ["wrangler", ...args], { stdio: "inherit" });
-  if (result.status !== 0) {
-    process.exit(result.status ?? 1);
-  }
+const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local"], {
+  stdio: "inherit",
+});
+if (migrate.status !== 0) {
+  process.exit(migrate.status ?? 1);
 }
 
-run(["d1", "migrations", "apply", "DB", "--local"]);
+try {
+  await startStandIn({ port: STAND_IN_PORT, secret: devVars().PACKIT_GITLAB_TOKEN_SECRET ?? "" });
+} catch (err) {
+  console.error(
+    `cannot start the packit-service stand-in on port ${STAND_IN_PORT} (${err.code}): is another npm start running?`,
+  );
+  process.exit(1);
+}
+console.log(`packit-service stand-in listening on http://127.0.0.1:${STAND_IN_PORT}`);
+
+const port = new URL(RELAY).port;
 const dev = spawn(
   "npx",
   ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", ...process.argv.slice(2)],
   {
-    stdio: "inherit",
+    stdio: ["inherit", "inherit", "inherit"],
   },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => dev.kill(signal));
 }
 dev.on("exit", (code) => process.exit(code ?? 0));
+
+async function ready() {
+  for (let i = 0; i < 240; i++) {
+    try {
+      if ((await fetch(`${RELAY}/healthz`)).ok) {
+        return true;
+      }
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
+if (await ready()) {
+  await admin("POST", "/instances", { url: DEMO_INSTANCE, api_token: "glpat-local-demo" });
+  let created = await admin("POST", "/projects", {
+    instance_url: DEMO_INSTANCE,
+    project_id: DEMO_PROJECT.id,
+    path: DEMO_PROJECT.path,
+  });
+  let token = created.body?.token;
+  if (created.status === 409) {
+    // Already registered by an earlier run: a fresh token, shown once, like an operator would.
+    const list = await admin("GET", "/projects");
+    const id = list.body.projects.find((p) => p.project_id === DEMO_PROJECT.id)?.id;
+    created = await admin("POST", `/projects/${id}/tokens`, { grace_period_seconds: 0 });
+    token = created.body?.token;
+  }
+  mkdirSync(".wrangler", { recursive: true });
+  writeFileSync(
+    DEMO_FILE,
+    JSON.stringify({ token, standIn: `http://127.0.0.1:${STAND_IN_PORT}` }),
+    { mode: 0o600 },
+  );
+  console.log(
+    `\nReady: relay on ${RELAY}, demo project ${DEMO_PROJECT.path} (id ${DEMO_PROJECT.id}) registered.`,
+  );
+  console.log("Send it a webhook:\n");
+  console.log(
+    `curl -s -X POST ${RELAY}/webhooks/gitlab -H 'content-type: application/json' -H 'x-gitlab-event: Push Hook' \\\n  -H 'x-gitlab-token: ${token}' \\\n  -d '${JSON.stringify(demoPush())}'\n`,
+  );
+  console.log("Then watch the stand-in print it. `npm run demo` sends a whole sequence.\n");
+} else {
+  console.error("the relay did not come up on time");
+}

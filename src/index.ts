@@ -1,6 +1,10 @@
-/** The Worker: HTTP (ingress, admin), the events queue and its dead letters, and cron. */
+/**
+ * The Worker: HTTP (ingress, admin, feedback), the events queue and its dead letters, and cron.
+ * workerd takes every export of this module as a handler: export nothing else from here.
+ */
 import { createApp } from "./app";
 import { readConfig } from "./config";
+import { PURGE_CRON } from "./cron";
 import { consumeDeadLetters, consumeEvents } from "./delivery/consumer";
 import { purgeExpired } from "./delivery/retention";
 import { sweepInbox } from "./events/inbox-sweep";
@@ -12,8 +16,6 @@ import { InboxRepo } from "./storage/inbox-repo";
 const app = createApp();
 
 const DEAD_LETTER_QUEUE_SUFFIX = "-dlq";
-/** Must match the purge schedule in wrangler.toml; every other cron sweeps the inbox. */
-export const PURGE_CRON = "30 3 * * *";
 
 export default {
   fetch: app.fetch,
@@ -27,6 +29,7 @@ export default {
     }
   },
 
+  // The purge runs on its own schedule; every other cron sweeps the inbox.
   async scheduled(controller, env, _ctx): Promise<void> {
     if (controller.cron !== PURGE_CRON) {
       await sweep(env, controller.cron);

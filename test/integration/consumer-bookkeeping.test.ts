@@ -8,6 +8,12 @@ import { push } from "../helpers/gitlab-payloads";
 import { recordingQueue } from "../helpers/relay";
 import { sendWebhook } from "../helpers/webhooks";
 
+describe("the Worker's main module", () => {
+  it("exports only the handler object (workerd refuses any other export)", async () => {
+    expect(Object.keys(await import("../../src/index"))).toEqual(["default"]);
+  });
+});
+
 describe("queue consumer bookkeeping", () => {
   it("records last_used_at from the messages, not on the request GitLab waits on", async () => {
     const p = { id: 2121, path: "used/project" };
