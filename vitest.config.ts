@@ -49,6 +49,10 @@ export default defineConfig(async () => {
             PACKIT_GITLAB_TOKEN_SECRET: "gitlab-token-secret",
             EVENTS_SIGNING_SECRET: "",
             ALLOW_HTTP_INSTANCES: "true",
+            // Every setting is pinned, so a developer's .dev.vars never changes a test run.
+            EVENTS_URL: "",
+            BOT_USERNAMES: "",
+            RETENTION_DAYS: "14",
           },
         },
       })),
