@@ -5,14 +5,24 @@ import type { AppEnv } from "./app-env";
 import { AppError, renderError } from "./errors";
 import { createFeedbackApp } from "./feedback/feedback-routes";
 import { registerWebhookRoutes } from "./ingress/webhook-route";
+import { log } from "./lib/logger";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("*", async (c, next) => {
     const requestId = crypto.randomUUID();
+    const started = Date.now();
     c.set("requestId", requestId);
     await next();
     c.header("X-Request-Id", requestId);
+    // One line per request; the path only (no query string: it may carry filters, never secrets).
+    log("info", "request", {
+      request_id: requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Date.now() - started,
+    });
   });
   app.onError(renderError);
   app.notFound(() => {

@@ -11,6 +11,7 @@ import { timingSafeEqual } from "../lib/crypto";
 import { registerDeliveryRoutes } from "./deliveries-routes";
 import { registerInstanceRoutes } from "./instances-routes";
 import { registerProjectRoutes } from "./projects-routes";
+import { registerStatsRoutes } from "./stats-routes";
 
 export type AdminApp = OpenAPIHono<AppEnv>;
 
@@ -59,5 +60,6 @@ export function createAdminApp(): AdminApp {
   registerInstanceRoutes(admin);
   registerProjectRoutes(admin);
   registerDeliveryRoutes(admin);
+  registerStatsRoutes(admin);
   return admin;
 }

@@ -53,6 +53,8 @@ export const webhookMessage = z.object({
   dedupe_key: z.string().min(1),
   dedupe_source: z.enum(["webhook-id", "idempotency-key", "content-hash"]),
   received_at: z.number().int(),
+  /** Milliseconds ingress spent before the queue send (for /admin/stats). */
+  ingress_ms: z.number().int().nonnegative().optional(),
   kind: z.enum(RELAYED_KINDS),
   instance_url: z.string().nullable(),
   project: z.object({

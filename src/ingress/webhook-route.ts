@@ -117,6 +117,20 @@ function authorize(
   };
 }
 
+async function countIgnored(db: D1Database, projectId: number | null, event: string, now: number) {
+  try {
+    await db
+      .prepare(
+        `INSERT INTO ignored_events (minute, project_id, kind, count) VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT (minute, project_id, kind) DO UPDATE SET count = count + 1`,
+      )
+      .bind(Math.floor(now / 60_000), projectId ?? 0, event.slice(0, 64))
+      .run();
+  } catch (err) {
+    log("warn", "could not count an ignored event", { error: String(err) });
+  }
+}
+
 function keptHeaders(c: Context<AppEnv>): WebhookMessage["headers"] {
   const headers: WebhookMessage["headers"] = {};
   for (const name of KEPT_HEADERS) {
@@ -168,6 +182,8 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
       request_id: c.get("requestId"),
       reason: classification.reason,
     });
+    // Counted after the answer: nothing else records ignored events, and GitLab must not wait.
+    c.executionCtx.waitUntil(countIgnored(c.env.DB, payloadProject(payload).id, eventHeader, now));
     return c.json({ status: "ignored", reason: classification.reason }, 202);
   }
   const kind: RelayedKind = classification.kind;
@@ -202,6 +218,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
       dedupe_key: dedupe.key,
       dedupe_source: dedupe.source,
       received_at: now,
+      ingress_ms: Date.now() - now,
       kind,
       instance_url: instanceUrl,
       project: { id: project.id, path: project.path, web_url: project.webUrl },

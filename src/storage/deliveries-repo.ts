@@ -56,6 +56,7 @@ const deliveryRow = z.object({
   next_attempt_at: z.number().nullable(),
   last_status_code: z.number().int().nullable(),
   last_error: z.string().nullable(),
+  ingress_ms: z.number().int().nullable(),
   lease_owner: z.string().nullable(),
   lease_until: z.number().nullable(),
   message: z.string(),
@@ -136,11 +137,11 @@ export class DeliveriesRepo {
       this.db
         .prepare(
           `INSERT INTO deliveries (id, generation, dedupe_key, content_hash, registration_id, instance_url,
-             project_id, project_path, kind, status, duplicate_of, received_at, message, updated_at)
+             project_id, project_path, kind, status, duplicate_of, received_at, message, updated_at, ingress_ms)
            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
              CASE WHEN k.delivery_id = ?1 AND h.delivery_id = ?1 THEN 'queued' ELSE 'duplicate' END,
              CASE WHEN k.delivery_id <> ?1 THEN k.delivery_id WHEN h.delivery_id <> ?1 THEN h.delivery_id END,
-             ?10, ?11, ?12
+             ?10, ?11, ?12, ?15
            FROM delivery_keys k, delivery_keys h WHERE k.key = ?13 AND h.key = ?14
            ON CONFLICT (id) DO NOTHING`,
         )
@@ -159,6 +160,7 @@ export class DeliveriesRepo {
           now,
           keyClaim,
           hashClaim,
+          message.ingress_ms ?? null,
         ),
       this.db
         .prepare(
@@ -340,11 +342,57 @@ export class DeliveriesRepo {
     return row ? z.object({ generation: z.number(), message: z.string() }).parse(row) : null;
   }
 
+  /** Counts per project, kind and status since `since`, and ingress times, for /admin/stats. */
+  async stats(since: number) {
+    const [counts, ignored, times] = await this.db.batch([
+      this.db
+        .prepare(
+          `SELECT project_id, project_path, kind, status, count(*) AS n FROM deliveries
+           WHERE received_at >= ?1 GROUP BY project_id, project_path, kind, status`,
+        )
+        .bind(since),
+      this.db
+        .prepare(
+          `SELECT project_id, kind, sum(count) AS n FROM ignored_events WHERE minute >= ?1
+           GROUP BY project_id, kind`,
+        )
+        .bind(Math.floor(since / 60_000)),
+      this.db
+        .prepare(
+          "SELECT ingress_ms FROM deliveries WHERE received_at >= ?1 AND ingress_ms IS NOT NULL ORDER BY ingress_ms",
+        )
+        .bind(since),
+    ]);
+    return {
+      counts: z
+        .array(
+          z.object({
+            project_id: z.number().nullable(),
+            project_path: z.string().nullable(),
+            kind: z.string(),
+            status: z.enum(DELIVERY_STATUSES),
+            n: z.number(),
+          }),
+        )
+        .parse(counts?.results ?? []),
+      ignored: z
+        .array(z.object({ project_id: z.number(), kind: z.string(), n: z.number() }))
+        .parse(ignored?.results ?? []),
+      ingressMs: z
+        .array(z.object({ ingress_ms: z.number() }))
+        .parse(times?.results ?? [])
+        .map((r) => r.ingress_ms),
+    };
+  }
+
   /** Deletes deliveries (with their destinations and attempts) and dedupe claims before `cutoff`. */
   async purge(cutoff: number): Promise<number> {
     const [deleted] = await this.db.batch([
       this.db.prepare("DELETE FROM deliveries WHERE received_at < ?1").bind(cutoff),
       this.db.prepare("DELETE FROM delivery_keys WHERE claimed_at < ?1").bind(cutoff),
+      this.db
+        .prepare("DELETE FROM ignored_events WHERE minute < ?1")
+        .bind(Math.floor(cutoff / 60_000)),
     ]);
     return deleted?.meta.changes ?? 0;
   }

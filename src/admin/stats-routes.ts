@@ -1,0 +1,109 @@
+/** GET /admin/stats: what the relay did in the last hour, per project and event kind. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { DeliveriesRepo, type DeliveryStatus } from "../storage/deliveries-repo";
+import type { AdminApp } from "./admin-app";
+import { errorResponses, json, security } from "./schemas";
+
+const WINDOW_MS = 3600 * 1000;
+
+type Counter = "received" | "ignored" | DeliveryStatus;
+const counters = z
+  .record(z.string(), z.number().int())
+  .openapi({ description: "received, ignored and one count per delivery status" });
+
+const statsSchema = z
+  .object({
+    since: z.string(),
+    ingress_ms: z
+      .object({ count: z.number().int(), p50: z.number().nullable(), p99: z.number().nullable() })
+      .openapi({
+        description: "ingress handling time up to the queue send, for delivered-or-later events",
+      }),
+    projects: z.array(
+      z.object({
+        project_id: z.number().int().nullable(),
+        project_path: z.string().nullable(),
+        kinds: z.record(z.string(), counters),
+      }),
+    ),
+  })
+  .openapi("Stats");
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) {
+    return null;
+  }
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(rank, 1)) - 1] ?? null;
+}
+
+export function registerStatsRoutes(admin: AdminApp): void {
+  admin.openapi(
+    createRoute({
+      method: "get",
+      path: "/stats",
+      security,
+      summary: "Received, ignored and delivery outcomes per project and kind over the last hour",
+      responses: {
+        200: { description: "Stats", content: json(statsSchema) },
+        ...errorResponses(401),
+      },
+    }),
+    async (c) => {
+      const since = Date.now() - WINDOW_MS;
+      const { counts, ignored, ingressMs } = await new DeliveriesRepo(c.env.DB).stats(since);
+      const projects = new Map<string, z.infer<typeof statsSchema>["projects"][number]>();
+      const zero = (): Record<Counter, number> => ({
+        received: 0,
+        ignored: 0,
+        queued: 0,
+        retrying: 0,
+        delivered: 0,
+        duplicate: 0,
+        skipped: 0,
+        rejected: 0,
+        dead: 0,
+        undeliverable: 0,
+      });
+      const kinds = new Map<string, Record<Counter, number>>();
+      const entry = (projectId: number | null, path: string | null, kind: string) => {
+        const key = String(projectId);
+        let project = projects.get(key);
+        if (!project) {
+          project = { project_id: projectId, project_path: path, kinds: {} };
+          projects.set(key, project);
+        }
+        project.project_path ??= path;
+        const id = `${key}|${kind}`;
+        let counter = kinds.get(id);
+        if (!counter) {
+          counter = zero();
+          kinds.set(id, counter);
+          project.kinds[kind] = counter;
+        }
+        return counter;
+      };
+      for (const row of counts) {
+        const counter = entry(row.project_id, row.project_path, row.kind);
+        counter[row.status] += row.n;
+        counter.received += row.n;
+      }
+      for (const row of ignored) {
+        entry(row.project_id === 0 ? null : row.project_id, null, row.kind).ignored += row.n;
+      }
+      return c.json(
+        {
+          since: new Date(since).toISOString(),
+          ingress_ms: {
+            count: ingressMs.length,
+            p50: percentile(ingressMs, 50),
+            p99: percentile(ingressMs, 99),
+          },
+          projects: [...projects.values()],
+        },
+        200,
+      );
+    },
+  );
+}

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { admin, field, registerProject } from "../helpers/admin";
+import { consume, ingest } from "../helpers/deliveries";
+import { destinations, newScope } from "../helpers/doubles";
+import { note, push } from "../helpers/gitlab-payloads";
+import { BASE, call } from "../helpers/relay";
+import { sendWebhook } from "../helpers/webhooks";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("observability", () => {
+  it("GET /admin/stats counts received, ignored and outcomes per project and kind, with ingress times", async () => {
+    const p = { id: 3030, path: "stats/project" };
+    const reg = await registerProject({ projectId: p.id, path: p.path });
+    const scope = newScope();
+    const first = await ingest({
+      token: reg.token,
+      event: "Push Hook",
+      body: push(p),
+      headers: { "idempotency-key": "5a5a5a5a-0000-4000-8000-000000000001" },
+    });
+    const again = await ingest({
+      token: reg.token,
+      event: "Push Hook",
+      body: push(p),
+      headers: { "idempotency-key": "5a5a5a5a-0000-4000-8000-000000000001" },
+    });
+    const comment = await ingest({ token: reg.token, event: "Note Hook", body: note(p) });
+    await consume([{ body: first }, { body: again }, { body: comment }], destinations(scope));
+    expect(
+      (
+        await sendWebhook({
+          token: reg.token,
+          event: "Wiki Page Hook",
+          body: { object_kind: "wiki_page", project: { id: p.id } },
+        })
+      ).status,
+    ).toBe(202);
+
+    const stats = await admin("GET", "/stats");
+    expect(stats.status).toBe(200);
+    const mine = field<
+      { project_id: number; project_path: string; kinds: Record<string, Record<string, number>> }[]
+    >(stats.body, "projects").find((x) => x.project_id === p.id);
+    expect(mine?.project_path).toBe(p.path);
+    expect(mine?.kinds.push).toMatchObject({
+      received: 2,
+      delivered: 1,
+      duplicate: 1,
+      dead: 0,
+      ignored: 0,
+    });
+    expect(mine?.kinds.note).toMatchObject({ received: 1, delivered: 1 });
+    expect(mine?.kinds["Wiki Page Hook"]).toMatchObject({ ignored: 1, received: 0 });
+    expect(field<number>(stats.body, "ingress_ms", "count")).toBeGreaterThanOrEqual(3);
+    expect(field<number>(stats.body, "ingress_ms", "p99")).toBeGreaterThanOrEqual(
+      field<number>(stats.body, "ingress_ms", "p50"),
+    );
+  });
+
+  it("logs one JSON line per request with its id, status and duration", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    const res = await call(new Request(`${BASE}/healthz?token=should-not-appear`));
+    const requestLines = lines.map((l) => JSON.parse(l)).filter((l) => l.message === "request");
+    expect(requestLines).toEqual([
+      expect.objectContaining({
+        request_id: res.headers.get("x-request-id"),
+        method: "GET",
+        path: "/healthz",
+        status: 200,
+        duration_ms: expect.any(Number),
+      }),
+    ]);
+    expect(lines.join("\n")).not.toContain("should-not-appear");
+  });
+});
