@@ -10,17 +10,32 @@ import { AppError, renderError } from "../errors";
 import { timingSafeEqual } from "../lib/crypto";
 import { registerDeliveryRoutes } from "./deliveries-routes";
 import { registerInstanceRoutes } from "./instances-routes";
+import { registerMaintenanceRoutes } from "./maintenance-routes";
 import { registerProjectRoutes } from "./projects-routes";
 import { registerStatsRoutes } from "./stats-routes";
 
 export type AdminApp = OpenAPIHono<AppEnv>;
 
+/**
+ * Bearer authentication against a secret that may list several comma-separated tokens, so a
+ * token can be rotated without downtime (new and old both valid until clients have moved).
+ */
 export function bearerAuth(secretOf: (env: Env) => string | undefined): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const expected = secretOf(c.env);
+    const expected = (secretOf(c.env) ?? "")
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
     const header = c.req.header("authorization") ?? "";
     const presented = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
-    if (!expected || !presented || !timingSafeEqual(presented, expected)) {
+    // Compare against every token (no early exit), so timing says nothing about which matched.
+    let matched = false;
+    for (const token of expected) {
+      if (presented && timingSafeEqual(presented, token)) {
+        matched = true;
+      }
+    }
+    if (!matched) {
       throw new AppError("unauthorized", "missing or invalid bearer token", {
         "WWW-Authenticate": 'Bearer realm="packit-gitlab-relay"',
       });
@@ -61,5 +76,6 @@ export function createAdminApp(): AdminApp {
   registerProjectRoutes(admin);
   registerDeliveryRoutes(admin);
   registerStatsRoutes(admin);
+  registerMaintenanceRoutes(admin);
   return admin;
 }

@@ -52,11 +52,26 @@ function importKey(encodedKey: string): Promise<CryptoKey> {
 }
 
 /**
+ * ENCRYPTION_KEY holds one key, or several separated by commas during a rotation: the first
+ * encrypts, any of them decrypts.
+ */
+function keyList(encodedKeys: string): string[] {
+  const keys = encodedKeys
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (keys.length === 0) {
+    throw new EncryptionKeyError("ENCRYPTION_KEY is empty");
+  }
+  return keys;
+}
+
+/**
  * Encrypts `plaintext` with AES-256-GCM. `context` is bound as additional data, so a
  * ciphertext copied to another row or column fails to decrypt.
  */
-export async function encrypt(encodedKey: string, plaintext: string, context: string) {
-  const key = await importKey(encodedKey);
+export async function encrypt(encodedKeys: string, plaintext: string, context: string) {
+  const key = await importKey(keyList(encodedKeys)[0] ?? "");
   const iv = randomBytes(12);
   const sealed = await crypto.subtle.encrypt(
     { name: "AES-GCM", iv, additionalData: utf8(context) },
@@ -66,18 +81,25 @@ export async function encrypt(encodedKey: string, plaintext: string, context: st
   return `${ENVELOPE_VERSION}.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(sealed))}`;
 }
 
-export async function decrypt(encodedKey: string, envelope: string, context: string) {
+export async function decrypt(encodedKeys: string, envelope: string, context: string) {
   const [version, ivText, sealedText] = envelope.split(".");
   const iv = ivText ? fromBase64(ivText) : null;
   const sealed = sealedText ? fromBase64(sealedText) : null;
   if (version !== ENVELOPE_VERSION || !iv || !sealed) {
     throw new EncryptionKeyError("stored secret is not a v1 envelope");
   }
-  const key = await importKey(encodedKey);
-  const plain = await crypto.subtle.decrypt(
-    { name: "AES-GCM", iv, additionalData: utf8(context) },
-    key,
-    sealed,
-  );
-  return new TextDecoder().decode(plain);
+  let lastError: unknown;
+  for (const encodedKey of keyList(encodedKeys)) {
+    try {
+      const plain = await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv, additionalData: utf8(context) },
+        await importKey(encodedKey),
+        sealed,
+      );
+      return new TextDecoder().decode(plain);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw lastError;
 }

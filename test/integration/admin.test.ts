@@ -295,3 +295,38 @@ describe("every route", () => {
     expect(res.body).toEqual({ status: "ok" });
   });
 });
+
+describe("rotating the relay's own secrets", () => {
+  const OLD = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+  const NEW = btoa(String.fromCharCode(...new Uint8Array(32).fill(9)));
+
+  it("accepts old and new ADMIN_TOKEN while both are listed", async () => {
+    const both = { ADMIN_TOKEN: "new-admin-token, test-admin-token" };
+    expect((await admin("GET", "/instances", undefined, both)).status).toBe(200);
+    const res = await call(
+      new Request(`${BASE}/admin/instances`, {
+        headers: { authorization: "Bearer new-admin-token" },
+      }),
+      both,
+    );
+    expect(res.status).toBe(200);
+    expect(
+      (await admin("GET", "/instances", undefined, { ADMIN_TOKEN: "new-admin-token" })).status,
+    ).toBe(401);
+  });
+
+  it("re-encrypts stored secrets under a new ENCRYPTION_KEY, then works without the old one", async () => {
+    await registerInstance("https://rekey.example");
+    const rotation = { ENCRYPTION_KEY: `${NEW},${OLD}` };
+    const res = await admin("POST", "/maintenance/reencrypt", undefined, rotation);
+    expect(res.status).toBe(200);
+    expect(field<number>(res.body, "reencrypted")).toBeGreaterThan(0);
+    expect(field(res.body, "unreadable")).toBe(0);
+    // Only the new key now: everything still opens.
+    const again = await admin("POST", "/maintenance/reencrypt", undefined, { ENCRYPTION_KEY: NEW });
+    expect(field(again.body, "unreadable")).toBe(0);
+    // And the old key alone no longer opens anything.
+    const old = await admin("POST", "/maintenance/reencrypt", undefined, { ENCRYPTION_KEY: OLD });
+    expect(field(old.body, "reencrypted")).toBe(0);
+  });
+});
