@@ -9,6 +9,7 @@ import { readConfig } from "../config";
 import { AppError, renderError } from "../errors";
 import { timingSafeEqual } from "../lib/crypto";
 import { registerDeliveryRoutes } from "./deliveries-routes";
+import { registerFeedbackAdminRoutes } from "./feedback-admin-routes";
 import { registerInstanceRoutes } from "./instances-routes";
 import { registerMaintenanceRoutes } from "./maintenance-routes";
 import { registerProjectRoutes } from "./projects-routes";
@@ -76,6 +77,7 @@ export function createAdminApp(): AdminApp {
   registerProjectRoutes(admin);
   registerDeliveryRoutes(admin);
   registerStatsRoutes(admin);
+  registerFeedbackAdminRoutes(admin);
   registerMaintenanceRoutes(admin);
   return admin;
 }

@@ -73,6 +73,26 @@ export class FeedbackRepo {
     return row ? feedbackRow.parse(row) : null;
   }
 
+  async list(state: FeedbackRow["state"] | undefined, limit: number): Promise<FeedbackRow[]> {
+    const { results } = await this.db
+      .prepare("SELECT * FROM feedback WHERE ?1 IS NULL OR state = ?1 ORDER BY seq DESC LIMIT ?2")
+      .bind(state ?? null, limit)
+      .all();
+    return z.array(feedbackRow).parse(results);
+  }
+
+  /** Puts a finished feedback back in the queue's hands: state queued, attempts kept. */
+  async reopen(id: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .prepare(
+        `UPDATE feedback SET state = 'queued', first_attempt_at = NULL, next_attempt_at = NULL,
+           updated_at = ?2 WHERE id = ?1 AND state IN ('failed', 'superseded', 'done')`,
+      )
+      .bind(id, now)
+      .run();
+    return result.meta.changes > 0;
+  }
+
   /** Records an outcome; only a feedback that is not finished yet changes. */
   async record(id: string, outcome: FeedbackOutcome, now: number): Promise<void> {
     await this.db

@@ -522,3 +522,25 @@ describe("secrets", () => {
     expect(everything).not.toContain("glpat-revoked");
   });
 });
+
+describe("admin", () => {
+  it("lists failed feedback and replays it once the cause is fixed", async () => {
+    const g = await gitlab();
+    await script(g.scope, [{ status: 422, body: JSON.stringify({ message: "Unprocessable" }) }]);
+    const { id, message } = await submit("/gitlab/statuses", status(g.url, { name: "replayable" }));
+    await run([message]);
+    expect((await state(id)).state).toBe("failed");
+    const failed = await admin("GET", "/feedback?state=failed");
+    expect(field<{ id: string }[]>(failed.body, "feedback").map((f) => f.id)).toContain(id);
+    expect((await admin("POST", "/feedback/nope/replay")).status).toBe(404);
+    const q = capturingQueue();
+    expect(
+      (await admin("POST", `/feedback/${id}/replay`, undefined, { EVENTS_QUEUE: q.queue })).status,
+    ).toBe(202);
+    expect(
+      (await admin("POST", `/feedback/${id}/replay`, undefined, { EVENTS_QUEUE: q.queue })).status,
+    ).toBe(409);
+    await run(q.feedback);
+    expect((await state(id)).state).toBe("done");
+  });
+});

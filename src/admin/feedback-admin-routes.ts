@@ -1,0 +1,66 @@
+/** /admin/feedback: failed feedback can be read and replayed once its cause is fixed. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { AppError } from "../errors";
+import { toView } from "../feedback/feedback-routes";
+import { FEEDBACK_STATES, feedbackView } from "../feedback/feedback-schemas";
+import { FeedbackRepo } from "../storage/feedback-repo";
+import type { AdminApp } from "./admin-app";
+import { errorResponses, idParam, json, security } from "./schemas";
+
+export function registerFeedbackAdminRoutes(admin: AdminApp): void {
+  admin.openapi(
+    createRoute({
+      method: "get",
+      path: "/feedback",
+      security,
+      summary: "Feedback requests, newest first",
+      request: {
+        query: z.object({
+          state: z.enum(FEEDBACK_STATES).optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+        }),
+      },
+      responses: {
+        200: {
+          description: "Feedback",
+          content: json(z.object({ feedback: z.array(feedbackView) })),
+        },
+        ...errorResponses(400, 401),
+      },
+    }),
+    async (c) => {
+      const { state, limit } = c.req.valid("query");
+      const rows = await new FeedbackRepo(c.env.DB).list(state, limit);
+      return c.json({ feedback: rows.map(toView) }, 200);
+    },
+  );
+
+  admin.openapi(
+    createRoute({
+      method: "post",
+      path: "/feedback/{id}/replay",
+      security,
+      summary: "Perform a failed (or superseded, or done) feedback request again",
+      request: { params: idParam },
+      responses: {
+        202: { description: "Re-queued", content: json(z.object({ id: z.string() })) },
+        ...errorResponses(401, 404, 409),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const repo = new FeedbackRepo(c.env.DB);
+      if (!(await repo.get(id))) {
+        throw new AppError("not_found", "no such feedback");
+      }
+      if (!(await repo.reopen(id, Date.now()))) {
+        throw new AppError("conflict", "the feedback is still queued or retrying");
+      }
+      await c.env.EVENTS_QUEUE.send(
+        { v: 1, type: "gitlab_feedback", feedback_id: id },
+        { contentType: "json" },
+      );
+      return c.json({ id }, 202);
+    },
+  );
+}
