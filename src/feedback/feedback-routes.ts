@@ -3,14 +3,14 @@
  * Each request is stored in D1 and queued (202 `{"id"}`); `?wait=true` performs it before
  * answering when GitLab is reachable, and falls back to queued when it is not.
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { bearerAuth } from "../admin/admin-app";
 import { errorResponses, idParam, json } from "../admin/schemas";
+import { createApiApp } from "../api-app";
 import type { AppEnv } from "../app-env";
 import { readConfig } from "../config";
 import { enqueueDeps } from "../deps";
-import { AppError, renderError } from "../errors";
+import { AppError } from "../errors";
 import { storeMessage } from "../events/enqueue";
 import type { FeedbackMessage } from "../events/queue-message";
 import { normalizeInstanceUrl } from "../lib/instance-url";
@@ -151,32 +151,12 @@ const accepted202 = {
 };
 
 export function createFeedbackApp(): OpenAPIHono<AppEnv> {
-  const api = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) {
-        const detail = result.error.issues
-          .map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`)
-          .join("; ");
-        throw new AppError("validation_failed", detail.slice(0, 1000));
-      }
-    },
-  });
-  api.onError(renderError);
-  api.openAPIRegistry.registerComponent("securitySchemes", "FeedbackToken", {
-    type: "http",
-    scheme: "bearer",
-    description: "FEEDBACK_TOKEN",
-  });
-  api.doc31("/openapi.json", (c) => ({
-    openapi: "3.1.0",
-    info: { title: "packit-gitlab-relay feedback API", version: "1" },
-    servers: [{ url: `${new URL(c.req.url).origin}/api/v1` }],
-  }));
-  api.use("*", async (c, next) => {
-    if (c.req.path.endsWith("/openapi.json")) {
-      return next();
-    }
-    return bearerAuth((env) => readConfig(env).FEEDBACK_TOKEN)(c, next);
+  const api = createApiApp({
+    basePath: "/api/v1",
+    title: "packit-gitlab-relay feedback API",
+    scheme: "FeedbackToken",
+    secretName: "FEEDBACK_TOKEN",
+    secretOf: (env) => readConfig(env).FEEDBACK_TOKEN,
   });
 
   const wait = (c: { req: { query: (k: string) => string | undefined } }) =>
