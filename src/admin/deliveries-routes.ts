@@ -4,7 +4,9 @@
  * forwarded even if it was delivered, rejected or a duplicate before.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { enqueueDeps } from "../deps";
 import { AppError } from "../errors";
+import { storeMessage } from "../events/enqueue";
 import { type WebhookMessage, webhookMessage } from "../events/queue-message";
 import { sendInBatches } from "../events/send-batches";
 import { fromBase64, toBase64Url, utf8 } from "../lib/encoding";
@@ -16,6 +18,7 @@ import {
   type DeliveryRow,
   TARGET_STATUSES,
 } from "../storage/deliveries-repo";
+import { InboxRepo } from "../storage/inbox-repo";
 import type { AdminApp } from "./admin-app";
 import { errorResponses, idParam, json, security } from "./schemas";
 
@@ -271,14 +274,8 @@ export function registerDeliveryRoutes(admin: AdminApp): void {
       if (!message) {
         throw new AppError("not_found", "no such delivery");
       }
-      try {
-        await c.env.EVENTS_QUEUE.send(message, { contentType: "json" });
-      } catch (err) {
-        log("error", "replay could not be queued", { delivery_id: id, error: String(err) });
-        throw new AppError("unavailable", "the queue refused the replay; try again", {
-          "Retry-After": "30",
-        });
-      }
+      // Queue, else the D1 inbox (swept every minute); 503 only when neither takes it.
+      await storeMessage(enqueueDeps(c.env), id, message, JSON.stringify(message), Date.now());
       return c.json({ id, status: "queued" as const, generation: message.generation }, 202);
     },
   );
@@ -318,11 +315,19 @@ export function registerDeliveryRoutes(admin: AdminApp): void {
           replayed += ids.length;
         },
         async (ids, err) => {
-          failed += ids.length;
-          log("error", "bulk replay batch refused by the queue", {
+          log("warn", "bulk replay batch refused by the queue; using the inbox", {
             count: ids.length,
             error: String(err),
           });
+          const inbox = new InboxRepo(c.env.DB);
+          for (const item of items.filter((i) => ids.includes(i.ref))) {
+            try {
+              await inbox.insert(item.ref, JSON.stringify(item.message), Date.now());
+              replayed++;
+            } catch {
+              failed++;
+            }
+          }
         },
       );
       return c.json({ replayed, failed }, 202);

@@ -110,10 +110,15 @@ async function accept(c: Context<AppEnv>, accepted: Accepted, wait: boolean): Pr
   if (wait) {
     const decision = await processFeedback(id, feedbackDeps(c.env));
     if (decision.action === "retry") {
-      await c.env.EVENTS_QUEUE.send(message, {
-        contentType: "json",
-        delaySeconds: decision.delaySeconds,
-      });
+      try {
+        await c.env.EVENTS_QUEUE.send(message, {
+          contentType: "json",
+          delaySeconds: decision.delaySeconds,
+        });
+      } catch {
+        // Without the delay, through the inbox if need be: processing waits for GitLab again.
+        await storeMessage(enqueueDeps(c.env), id, message, JSON.stringify(message), now);
+      }
     }
     const row = await repo.get(id);
     if (row) {

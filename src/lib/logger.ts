@@ -14,6 +14,7 @@ const SECRET_VALUE = [
   /whsec_[A-Za-z0-9+/=_-]+/g, // Standard Webhooks secrets
   /(bearer|basic)\s+[A-Za-z0-9._~+/=-]+/gi,
   /gl(pat|rt|dt|oas|ptt|ft|soat|agent|imt|wt)-[A-Za-z0-9_-]{8,}/g, // GitLab tokens
+  /(?<=\/\/)[^/\s:@]+:[^/\s@]+(?=@)/g, // credentials in a URL
 ];
 
 function maskString(value: string): string {

@@ -40,3 +40,18 @@ describe("crypto helpers", () => {
     await expect(encrypt(btoa("short"), "x", "c")).rejects.toThrow(/32 bytes/);
   });
 });
+
+describe("log redaction", () => {
+  it("masks credentials wherever they appear in a value", async () => {
+    const { redact } = await import("../../src/lib/logger");
+    const out = JSON.stringify(
+      redact({
+        error: "fetch https://relay:s3cret@packit.example/api failed",
+        note: "token pgr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA and glpat-abcdefghijkl",
+        api_token: "anything",
+      }),
+    );
+    expect(out).not.toMatch(/s3cret|pgr_A|glpat-abc|anything/);
+    expect(out).toContain("packit.example");
+  });
+});
