@@ -1,19 +1,22 @@
 #!/usr/bin/env node
 // relayctl launcher: bundles cli/main.ts (TypeScript sharing the Worker's normalizer) with
 // esbuild into node_modules/.cache on first use, then runs it.
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "node_modules/.cache/relayctl/relayctl.mjs");
-const newest = ["cli", "src/events", "src/ingress"].reduce((latest, dir) => {
-  try {
-    return Math.max(latest, statSync(join(root, dir)).mtimeMs);
-  } catch {
-    return latest;
+// Rebuild when any source file is newer than the bundle.
+function newestIn(dir) {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newestIn(path) : statSync(path).mtimeMs);
   }
-}, 0);
+  return latest;
+}
+const newest = Math.max(newestIn(join(root, "cli")), newestIn(join(root, "src")));
 let built = 0;
 try {
   built = statSync(out).mtimeMs;
