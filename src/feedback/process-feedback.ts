@@ -69,7 +69,7 @@ export async function processFeedback(id: string, deps: FeedbackDeps): Promise<F
   }
   const parsed = storedRequest.safeParse(stored);
   const now = deps.now();
-  const record = (outcome: FeedbackOutcome) => deps.repo.record(id, outcome, deps.now());
+  const record = (outcome: FeedbackOutcome, at = deps.now()) => deps.repo.record(id, outcome, at);
   if (!parsed.success) {
     await record({ state: "failed", attempted: false, lastError: "stored request is malformed" });
     return ack;
@@ -86,12 +86,15 @@ export async function processFeedback(id: string, deps: FeedbackDeps): Promise<F
   if (creds.paused_until !== null && creds.paused_until > now) {
     // Rate limited: wait for the reset without spending an attempt.
     const wait = creds.paused_until - now + Math.floor(deps.random() * 5000);
-    await record({
-      state: "retrying",
-      attempted: false,
-      nextAttemptAt: now + wait,
-      lastError: row.last_error,
-    });
+    await record(
+      {
+        state: "retrying",
+        attempted: false,
+        nextAttemptAt: now + wait,
+        lastError: row.last_error,
+      },
+      now,
+    );
     return { action: "retry", delaySeconds: seconds(wait) };
   }
   const useProjectToken =
@@ -166,21 +169,21 @@ export async function processFeedback(id: string, deps: FeedbackDeps): Promise<F
       attempt = { answer, classified: classify("reaction", answer) };
     }
     if ("waitMs" in attempt) {
-      await record({
-        state: "retrying",
-        attempted: false,
-        nextAttemptAt: deps.now() + attempt.waitMs,
-      });
+      const at = deps.now();
+      await record({ state: "retrying", attempted: false, nextAttemptAt: at + attempt.waitMs }, at);
       decision = { action: "retry", delaySeconds: seconds(attempt.waitMs) };
     } else {
+      // One instant for deciding and recording, so next_attempt_at is exactly the delay.
+      const at = deps.now();
       const result = await settle(
         row,
         attempt,
         creds.project_registration_id,
         useProjectToken,
         deps,
+        at,
       );
-      await record(result.outcome);
+      await record(result.outcome, at);
       decision = result.decision;
       sent = result.outcome.state === "done";
     }
@@ -277,9 +280,9 @@ async function settle(
   projectRegistrationId: string | null,
   usedProjectToken: boolean,
   deps: FeedbackDeps,
+  now: number,
 ): Promise<{ outcome: FeedbackOutcome; decision: FeedbackDecision }> {
   const { answer, classified } = attempt;
-  const now = deps.now();
   const common = {
     attempted: true,
     gitlabStatus: answer.status,
