@@ -414,6 +414,34 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  "feedback list": {
+    usage: "feedback list [--state failed] [--limit N]",
+    summary: "feedback requests (statuses, notes, reactions), newest first",
+    flags: { state: "string", limit: "string" },
+    run: async (_a, flags, ctx) => {
+      const res = await api(ctx, "GET", `/feedback${query(flags, ["state", "limit"])}`);
+      show(ctx, ctx.json ? res : listOf(res, "feedback"), [
+        "id",
+        "type",
+        "state",
+        "attempts",
+        "gitlab_status",
+        "last_error",
+      ]);
+      return 0;
+    },
+  },
+  "feedback replay": {
+    usage: "feedback replay ID",
+    summary: "perform a failed feedback request again",
+    run: async ([id], _f, ctx) => {
+      show(
+        ctx,
+        await api(ctx, "POST", `/feedback/${encodeURIComponent(required(id, "ID"))}/replay`),
+      );
+      return 0;
+    },
+  },
   normalize: {
     usage: 'normalize FILE --event "Merge Request Hook"',
     summary:

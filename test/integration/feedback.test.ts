@@ -544,3 +544,26 @@ describe("admin", () => {
     expect((await state(id)).state).toBe("done");
   });
 });
+
+describe("notes rate limit", () => {
+  it("waits for the next minute once the instance's notes budget is spent, without a GitLab call", async () => {
+    const g = await gitlab();
+    const minute = Math.floor(Date.now() / 60_000);
+    // 300 notes already posted this minute (the default notes_create limit off gitlab.com).
+    await env.DB.prepare("INSERT INTO note_budget (instance_id, minute, used) VALUES (?1, ?2, 300)")
+      .bind(g.instanceId, minute)
+      .run();
+    const { id, message } = await submit("/gitlab/notes", {
+      instance_url: g.url,
+      project_id: 42,
+      target: { type: "issue", iid: 1 },
+      body: "over budget",
+    });
+    const result = await run([message]);
+    expect(result.retryMessages).toHaveLength(1);
+    expect(await g.calls()).toHaveLength(0);
+    const s = await state(id);
+    expect(s).toMatchObject({ state: "retrying", attempts: 0 });
+    expect(Date.parse(s.next_attempt_at ?? "")).toBeGreaterThanOrEqual((minute + 1) * 60_000);
+  });
+});

@@ -182,6 +182,15 @@ describe("relayctl", () => {
     );
   });
 
+  it("lists feedback and refuses to replay an unknown one", async () => {
+    const list = await cli(["feedback", "list", "--state", "failed", "--json"]);
+    expect(list.code).toBe(0);
+    expect(json(list.out)).toEqual({ feedback: expect.any(Array) });
+    const missing = await cli(["feedback", "replay", "nope"]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/404 not_found/);
+  });
+
   it("normalizes a webhook body without a server", async () => {
     const body = JSON.stringify(mergeRequest({ id: 9, path: "a/b" }, "update"));
     const res = await cli(["normalize", "mr.json", "--event", "Merge Request Hook"], {
