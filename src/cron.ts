@@ -1,3 +1,5 @@
-/** Cron schedules; they must match `[triggers] crons` in wrangler.toml. */
-export const SWEEP_CRON = "* * * * *";
+/**
+ * The purge's cron schedule; it must match `[triggers] crons` in wrangler.toml. Every other
+ * schedule (every minute) sweeps the inbox.
+ */
 export const PURGE_CRON = "30 3 * * *";

@@ -140,5 +140,4 @@ export const normalizedEvent = z.discriminatedUnion("kind", [
   releaseEvent,
 ]);
 export type NormalizedEvent = z.infer<typeof normalizedEvent>;
-export type NormalizedKind = NormalizedEvent["kind"];
 export type EventBase = z.infer<typeof eventBase>;

@@ -36,10 +36,6 @@ export class TtlCache<K, V> {
     }
   }
 
-  delete(key: K): void {
-    this.entries.delete(key);
-  }
-
   clear(): void {
     this.entries.clear();
   }

@@ -46,9 +46,4 @@ export class InboxRepo {
       ),
     );
   }
-
-  async count(): Promise<number> {
-    const row = await this.db.prepare("SELECT count(*) AS n FROM inbox").first();
-    return z.object({ n: z.number() }).parse(row).n;
-  }
 }
