@@ -11,6 +11,7 @@ import { type WebhookMessage, webhookMessage } from "../events/queue-message";
 import { sendInBatches } from "../events/send-batches";
 import { fromBase64, toBase64Url, utf8 } from "../lib/encoding";
 import { log } from "../lib/logger";
+import { isoOrNull } from "../lib/time";
 import {
   DELIVERY_STATUSES,
   DeliveriesRepo,
@@ -21,8 +22,6 @@ import {
 import { InboxRepo } from "../storage/inbox-repo";
 import type { AdminApp } from "./admin-app";
 import { errorResponses, idParam, json, security } from "./schemas";
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 const time = z
   .string()
@@ -120,9 +119,9 @@ function summary(row: DeliveryRow): z.infer<typeof deliverySchema> {
     reason: row.reason,
     attempts: row.attempts,
     received_at: new Date(row.received_at).toISOString(),
-    first_attempt_at: iso(row.first_attempt_at),
-    last_attempt_at: iso(row.last_attempt_at),
-    next_attempt_at: iso(row.next_attempt_at),
+    first_attempt_at: isoOrNull(row.first_attempt_at),
+    last_attempt_at: isoOrNull(row.last_attempt_at),
+    next_attempt_at: isoOrNull(row.next_attempt_at),
     last_status_code: row.last_status_code,
     last_error: row.last_error,
   };
@@ -240,7 +239,7 @@ export function registerDeliveryRoutes(admin: AdminApp): void {
           ...summary(row),
           generation: row.generation,
           body_storage: storage,
-          destinations: targets.map((t) => ({ ...t, delivered_at: iso(t.delivered_at) })),
+          destinations: targets.map((t) => ({ ...t, delivered_at: isoOrNull(t.delivered_at) })),
           history: attempts.map((a) => ({
             ...a,
             attempted_at: new Date(a.attempted_at).toISOString(),

@@ -1,6 +1,7 @@
 /** Minting webhook tokens (shown once, stored as SHA-256) and describing stored ones. */
 import { TOKEN_PREFIX } from "../ingress/authenticate";
 import { generateSecret, sha256Hex } from "../lib/crypto";
+import { isoOrNull } from "../lib/time";
 import type { TokenRow } from "../storage/projects-repo";
 
 export async function mintToken(
@@ -23,8 +24,6 @@ export async function mintToken(
   };
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 export function describeToken(row: TokenRow, now: number) {
   const state =
     row.revoked_at !== null
@@ -39,8 +38,8 @@ export function describeToken(row: TokenRow, now: number) {
     hint: row.hint,
     state,
     created_at: new Date(row.created_at).toISOString(),
-    expires_at: iso(row.expires_at),
-    revoked_at: iso(row.revoked_at),
-    last_used_at: iso(row.last_used_at),
+    expires_at: isoOrNull(row.expires_at),
+    revoked_at: isoOrNull(row.revoked_at),
+    last_used_at: isoOrNull(row.last_used_at),
   } as const;
 }

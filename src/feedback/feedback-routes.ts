@@ -14,6 +14,7 @@ import { AppError } from "../errors";
 import { storeMessage } from "../events/enqueue";
 import type { FeedbackMessage } from "../events/queue-message";
 import { normalizeInstanceUrl } from "../lib/instance-url";
+import { isoOrNull } from "../lib/time";
 import { FeedbackRepo, type FeedbackRow } from "../storage/feedback-repo";
 import { InstancesRepo } from "../storage/instances-repo";
 import { ProjectsRepo } from "../storage/projects-repo";
@@ -39,8 +40,6 @@ const waitQuery = z.object({
     .openapi({ description: "perform the call before answering (falls back to queued)" }),
 });
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 export function toView(row: FeedbackRow): FeedbackView {
   return {
     id: row.id,
@@ -53,7 +52,7 @@ export function toView(row: FeedbackRow): FeedbackView {
     last_error: row.last_error,
     created_at: new Date(row.created_at).toISOString(),
     updated_at: new Date(row.updated_at).toISOString(),
-    next_attempt_at: iso(row.next_attempt_at),
+    next_attempt_at: isoOrNull(row.next_attempt_at),
   };
 }
 

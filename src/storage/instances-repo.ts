@@ -1,5 +1,6 @@
 /** D1 access to registered GitLab instances. The API token leaves only through `apiToken`. */
 import { z } from "zod";
+import { isoOrNull } from "../lib/time";
 
 const instanceRow = z.object({
   id: z.string(),
@@ -22,8 +23,6 @@ export type Instance = {
   feedback_paused_until: string | null;
 };
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 export function toInstance(row: InstanceRow, now = Date.now()): Instance {
   return {
     id: row.id,
@@ -31,9 +30,9 @@ export function toInstance(row: InstanceRow, now = Date.now()): Instance {
     created_at: new Date(row.created_at).toISOString(),
     updated_at: new Date(row.updated_at).toISOString(),
     credential_ok: row.credential_broken_at === null,
-    credential_broken_at: iso(row.credential_broken_at),
+    credential_broken_at: isoOrNull(row.credential_broken_at),
     feedback_paused_until:
-      row.paused_until !== null && row.paused_until > now ? iso(row.paused_until) : null,
+      row.paused_until !== null && row.paused_until > now ? isoOrNull(row.paused_until) : null,
   };
 }
 
