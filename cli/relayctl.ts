@@ -7,6 +7,7 @@ import { z } from "zod";
 import { normalize } from "../src/events/normalize";
 import { classifyEvent } from "../src/ingress/event-kinds";
 import { payloadProject } from "../src/ingress/payload-project";
+import { asJsonObject } from "../src/lib/json-object";
 
 export type CliIo = {
   fetch: (request: Request) => Promise<Response>;
@@ -459,11 +460,10 @@ const COMMANDS: Record<string, Command> = {
       } catch {
         throw new CliError(`${file} is not JSON`);
       }
-      const object = z.record(z.string(), z.unknown()).safeParse(payload);
-      if (!object.success || Array.isArray(payload)) {
+      const record = asJsonObject(payload);
+      if (!record) {
         throw new CliError(`${file} is not a JSON object`);
       }
-      const record = object.data;
       const kind = classifyEvent(event, record);
       if (kind.outcome !== "relayed") {
         show(ctx, { outcome: kind.outcome, reason: kind.reason });

@@ -187,11 +187,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
   const prior = new Map(targets.map((t) => [t.destination, t.status]));
   const records: AttemptRecord[] = [];
   let retryAfter: number | null = null;
-  const gitHttpUrl = payloadProject(
-    payload !== null && typeof payload === "object" && !Array.isArray(payload)
-      ? (payload as Record<string, unknown>)
-      : {},
-  ).gitHttpUrl;
+  const gitHttpUrl = payloadProject(payload).gitHttpUrl;
 
   for (const destination of destinations) {
     const before = prior.get(destination);

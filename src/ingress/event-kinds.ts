@@ -3,6 +3,7 @@
  * `event_name` first and the `X-Gitlab-Event` header second (GitLab's own advice).
  * Pure: no bindings.
  */
+import { asJsonObject } from "../lib/json-object";
 
 export const RELAYED_KINDS = [
   "push",
@@ -55,9 +56,8 @@ function isConfidential(kind: RelayedKind, payload: Record<string, unknown>): bo
   if (kind === "note" && field(payload, "event_type") === "confidential_note") {
     return true;
   }
-  const attributes = field(payload, "object_attributes");
-  if (attributes && typeof attributes === "object" && !Array.isArray(attributes)) {
-    const attrs = attributes as Record<string, unknown>;
+  const attrs = asJsonObject(field(payload, "object_attributes"));
+  if (attrs) {
     if (kind === "issue" && field(attrs, "confidential") === true) {
       return true;
     }

@@ -38,7 +38,7 @@ function pathOf(url: string | undefined): string | null {
   }
 }
 
-export function payloadProject(payload: Record<string, unknown>): PayloadProject {
+export function payloadProject(payload: unknown): PayloadProject {
   const parsed = payloadShape.safeParse(payload);
   const data = parsed.success ? parsed.data : {};
   const project = data.project;

@@ -12,6 +12,7 @@ import { buildMessage, storeMessage } from "../events/enqueue";
 import { KEPT_HEADERS, type WebhookMessage } from "../events/queue-message";
 import { sha256Hex } from "../lib/crypto";
 import { canonicalInstanceUrl } from "../lib/instance-url";
+import { asJsonObject } from "../lib/json-object";
 import { log } from "../lib/logger";
 import { ProjectsRepo } from "../storage/projects-repo";
 import { authenticate, checkSignature, type Principal } from "./authenticate";
@@ -50,10 +51,11 @@ function parsePayload(bytes: Uint8Array): { text: string; payload: Record<string
   } catch {
     throw new AppError("invalid_json", "body is not valid JSON");
   }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+  const payload = asJsonObject(parsed);
+  if (!payload) {
     throw new AppError("invalid_payload", "body must be a JSON object");
   }
-  return { text, payload: parsed as Record<string, unknown> };
+  return { text, payload };
 }
 
 /** The instance a legacy token's event came from: the header, else the project's web URL. */
