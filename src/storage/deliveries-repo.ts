@@ -17,14 +17,10 @@ export const DELIVERY_STATUSES = [
   "undeliverable",
 ] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
-export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set([
-  "delivered",
-  "duplicate",
-  "skipped",
-  "rejected",
-  "dead",
-  "undeliverable",
-]);
+/** Statuses a delivery keeps until a replay: every one but queued and retrying. */
+export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(
+  DELIVERY_STATUSES.filter((s) => s !== "queued" && s !== "retrying"),
+);
 
 export const TARGET_STATUSES = [
   "pending",
@@ -109,6 +105,14 @@ export type DeliveryFilter = {
   until?: number | undefined;
 };
 
+/**
+ * The guard of every write in `record`, checked inside the same transaction: the delivery is
+ * still of this generation, unfinished, and (when a lease owner is given, ?9) leased to it.
+ * A copy whose lease ran out, or a replay that started meanwhile, writes nothing.
+ */
+const STILL_OURS = `EXISTS (SELECT 1 FROM deliveries WHERE id = ?1 AND generation = ?8
+  AND status IN ('queued', 'retrying') AND (?9 IS NULL OR lease_owner = ?9))`;
+
 export class DeliveriesRepo {
   constructor(private readonly db: D1Database) {}
 
@@ -192,11 +196,11 @@ export class DeliveriesRepo {
       .bind(key, deliveryId, now, expiredBefore);
   }
 
-  /** Records attempts, destination states and the delivery's new state in one transaction. */
   /**
    * Records attempts, destination states and the delivery's new state in one transaction,
-   * and releases the lease. With `leaseOwner`, nothing is written unless that lease still
-   * holds (an expired lease may have passed to another copy of the message).
+   * and releases the lease. Nothing is written unless the delivery is still this generation,
+   * unfinished and, with `leaseOwner`, leased to it (an expired lease may have passed to
+   * another copy of the message): one transaction, no separate check.
    */
   async record(
     id: string,
@@ -206,15 +210,6 @@ export class DeliveriesRepo {
     now: number,
     leaseOwner: string | null = null,
   ): Promise<boolean> {
-    if (leaseOwner !== null) {
-      const held = await this.db
-        .prepare("SELECT 1 FROM deliveries WHERE id = ?1 AND lease_owner = ?2")
-        .bind(id, leaseOwner)
-        .first();
-      if (!held) {
-        return false;
-      }
-    }
     const statements: D1PreparedStatement[] = [];
     for (const a of attempts) {
       if (a.outcome !== "skipped") {
@@ -222,9 +217,19 @@ export class DeliveriesRepo {
           this.db
             .prepare(
               `INSERT INTO delivery_attempts (delivery_id, destination, attempted_at, outcome, status_code, error, duration_ms)
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
+               SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE ${STILL_OURS}`,
             )
-            .bind(id, a.destination, now, a.outcome, a.statusCode, a.error, a.durationMs),
+            .bind(
+              id,
+              a.destination,
+              now,
+              a.outcome,
+              a.statusCode,
+              a.error,
+              a.durationMs,
+              generation,
+              leaseOwner,
+            ),
         );
       }
       const counted = a.outcome === "skipped" ? 0 : 1;
@@ -232,13 +237,23 @@ export class DeliveriesRepo {
         this.db
           .prepare(
             `INSERT INTO delivery_targets (delivery_id, destination, status, attempts, last_status_code, last_error, delivered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?3 = 'delivered' THEN ?7 END)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?3 = 'delivered' THEN ?7 END WHERE ${STILL_OURS}
              ON CONFLICT (delivery_id, destination) DO UPDATE SET status = excluded.status,
                attempts = delivery_targets.attempts + ?4, last_status_code = excluded.last_status_code,
                last_error = excluded.last_error,
                delivered_at = coalesce(excluded.delivered_at, delivery_targets.delivered_at)`,
           )
-          .bind(id, a.destination, a.targetStatus, counted, a.statusCode, a.error, now),
+          .bind(
+            id,
+            a.destination,
+            a.targetStatus,
+            counted,
+            a.statusCode,
+            a.error,
+            now,
+            generation,
+            leaseOwner,
+          ),
       );
     }
     statements.push(
@@ -250,7 +265,8 @@ export class DeliveriesRepo {
              last_attempt_at = CASE WHEN ?6 = 1 THEN ?9 ELSE last_attempt_at END,
              last_status_code = coalesce(?7, last_status_code), last_error = coalesce(?8, last_error),
              lease_owner = NULL, lease_until = NULL, updated_at = ?9
-           WHERE id = ?1 AND generation = ?2 AND status IN ('queued', 'retrying')`,
+           WHERE id = ?1 AND generation = ?2 AND status IN ('queued', 'retrying')
+             AND (?10 IS NULL OR lease_owner = ?10)`,
         )
         .bind(
           id,
@@ -262,6 +278,7 @@ export class DeliveriesRepo {
           finish.lastStatusCode ?? null,
           finish.lastError ?? null,
           now,
+          leaseOwner,
         ),
     );
     const results = await this.db.batch(statements);

@@ -56,3 +56,58 @@ describe("queue consumer bookkeeping", () => {
     expect(result.retryMessages).toEqual([]);
   });
 });
+
+describe("the delivery log's lease", () => {
+  it("writes nothing for a copy whose lease passed to another copy", async () => {
+    const { DeliveriesRepo } = await import("../../src/storage/deliveries-repo");
+    const p = { id: 2222, path: "lease/project" };
+    const reg = await registerProject({ projectId: p.id, path: p.path });
+    const { queue, sent } = recordingQueue();
+    await sendWebhook(
+      { token: reg.token, event: "Push Hook", body: push(p) },
+      { EVENTS_QUEUE: queue },
+    );
+    const message = webhookMessage.parse(sent[0]);
+    const repo = new DeliveriesRepo(env.DB);
+    const t0 = Date.now();
+    const first = await repo.claim(message, "h1", "{}", 0, t0, { owner: "A", until: t0 + 1000 });
+    expect(first.leased).toBe(true);
+    // A's lease ran out; B takes over.
+    const second = await repo.claim(message, "h1", "{}", 0, t0 + 2000, {
+      owner: "B",
+      until: t0 + 60_000,
+    });
+    expect(second.leased).toBe(true);
+    const attempt = {
+      destination: "packit",
+      targetStatus: "delivered" as const,
+      outcome: "delivered",
+      statusCode: 202,
+      error: null,
+      durationMs: 5,
+    };
+    expect(
+      await repo.record(
+        message.delivery_id,
+        0,
+        [attempt],
+        { status: "delivered", attempted: true },
+        t0 + 3000,
+        "A",
+      ),
+    ).toBe(false);
+    expect((await repo.details(message.delivery_id)).attempts).toEqual([]);
+    expect(
+      await repo.record(
+        message.delivery_id,
+        0,
+        [attempt],
+        { status: "delivered", attempted: true },
+        t0 + 3000,
+        "B",
+      ),
+    ).toBe(true);
+    expect((await repo.details(message.delivery_id)).attempts).toHaveLength(1);
+    expect((await repo.get(message.delivery_id))?.status).toBe("delivered");
+  });
+});
