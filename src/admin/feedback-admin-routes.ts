@@ -1,6 +1,9 @@
 /** /admin/feedback: failed feedback can be read and replayed once its cause is fixed. */
 import { createRoute, z } from "@hono/zod-openapi";
+import { enqueueDeps } from "../deps";
 import { AppError } from "../errors";
+import { storeMessage } from "../events/enqueue";
+import type { FeedbackMessage } from "../events/queue-message";
 import { toView } from "../feedback/feedback-routes";
 import { FEEDBACK_STATES, feedbackView } from "../feedback/feedback-schemas";
 import { FeedbackRepo } from "../storage/feedback-repo";
@@ -56,10 +59,9 @@ export function registerFeedbackAdminRoutes(admin: AdminApp): void {
       if (!(await repo.reopen(id, Date.now()))) {
         throw new AppError("conflict", "the feedback is still queued or retrying");
       }
-      await c.env.EVENTS_QUEUE.send(
-        { v: 1, type: "gitlab_feedback", feedback_id: id },
-        { contentType: "json" },
-      );
+      // Queue, else the D1 inbox, like every other producer: the reopened row needs a message.
+      const message: FeedbackMessage = { v: 1, type: "gitlab_feedback", feedback_id: id };
+      await storeMessage(enqueueDeps(c.env), id, message, JSON.stringify(message), Date.now());
       return c.json({ id }, 202);
     },
   );
