@@ -1,7 +1,7 @@
 /**
  * The two OpenAPI sub-apps (/admin and /api/v1) are built the same way: zod validation
  * failures become the error envelope, errors go through the one renderer, a bearer secret
- * guards every route but the public OpenAPI document.
+ * guards every route but `GET {basePath}/openapi.json`.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
@@ -65,9 +65,12 @@ export function createApiApp(options: {
     info: { title: options.title, version: "1" },
     servers: [{ url: `${new URL(c.req.url).origin}${options.basePath}` }],
   }));
+  // Exactly one public route: the document itself. A suffix match would also exempt
+  // parameterised routes called with `openapi.json` as their parameter.
+  const publicPath = `${options.basePath}/openapi.json`;
   const auth = bearerAuth(options.secretOf);
   api.use("*", async (c, next) => {
-    if (c.req.path.endsWith("/openapi.json")) {
+    if (c.req.method === "GET" && c.req.path === publicPath) {
       return next();
     }
     return auth(c, next);
