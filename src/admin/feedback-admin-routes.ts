@@ -8,6 +8,7 @@ import { toView } from "../feedback/feedback-routes";
 import { FEEDBACK_STATES, feedbackView } from "../feedback/feedback-schemas";
 import { FeedbackRepo } from "../storage/feedback-repo";
 import type { AdminApp } from "./admin-app";
+import { audit } from "./audit";
 import { errorResponses, idParam, json, security } from "./schemas";
 
 export function registerFeedbackAdminRoutes(admin: AdminApp): void {
@@ -43,7 +44,7 @@ export function registerFeedbackAdminRoutes(admin: AdminApp): void {
       method: "post",
       path: "/feedback/{id}/replay",
       security,
-      summary: "Perform a failed (or superseded, or done) feedback request again",
+      summary: "Perform a failed (or superseded) feedback request again; done ones stay done",
       request: { params: idParam },
       responses: {
         202: { description: "Re-queued", content: json(z.object({ id: z.string() })) },
@@ -53,12 +54,19 @@ export function registerFeedbackAdminRoutes(admin: AdminApp): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const repo = new FeedbackRepo(c.env.DB);
-      if (!(await repo.get(id))) {
+      const row = await repo.get(id);
+      if (!row) {
         throw new AppError("not_found", "no such feedback");
+      }
+      // A done request already reached GitLab: replaying it would post again, and would send
+      // a stored credential wherever the instance's URL points now.
+      if (row.state === "done") {
+        throw new AppError("conflict", "the feedback is done; it is never performed twice");
       }
       if (!(await repo.reopen(id, Date.now()))) {
         throw new AppError("conflict", "the feedback is still queued or retrying");
       }
+      audit(c, "feedback.replay", { feedback_id: id });
       // Queue, else the D1 inbox, like every other producer: the reopened row needs a message.
       const message: FeedbackMessage = { v: 1, type: "gitlab_feedback", feedback_id: id };
       await storeMessage(enqueueDeps(c.env), id, message, JSON.stringify(message), Date.now());

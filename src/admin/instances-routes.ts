@@ -7,6 +7,7 @@ import { normalizeInstanceUrl } from "../lib/instance-url";
 import { InstancesRepo, toInstance } from "../storage/instances-repo";
 import { apiTokenContext } from "../storage/secret-contexts";
 import type { AdminApp } from "./admin-app";
+import { audit } from "./audit";
 import {
   createInstanceSchema,
   errorResponses,
@@ -62,6 +63,7 @@ export function registerInstanceRoutes(admin: AdminApp): void {
       if ((await new InstancesRepo(c.env.DB).insert(row)) === "duplicate") {
         throw new AppError("conflict", `instance ${url} is already registered`);
       }
+      audit(c, "instance.create", { instance_id: id, url });
       return c.json(toInstance({ ...row, credential_broken_at: null, paused_until: null }), 201);
     },
   );
@@ -116,14 +118,21 @@ export function registerInstanceRoutes(admin: AdminApp): void {
         );
       }
       const repo = new InstancesRepo(c.env.DB);
-      const outcome = await repo.update(id, changes, Date.now());
-      if (outcome === "duplicate") {
+      const result = await repo.update(id, changes, Date.now());
+      if (result.outcome === "duplicate") {
         throw new AppError("conflict", "another instance has that URL");
       }
-      const row = outcome === "ok" ? await repo.get(id) : null;
-      if (!row) {
+      const row = result.outcome === "ok" ? await repo.get(id) : null;
+      if (!row || result.outcome !== "ok") {
         throw new AppError("not_found", "no such instance");
       }
+      audit(c, "instance.update", {
+        instance_id: id,
+        url: row.url,
+        url_changed: result.urlChanged,
+        api_credential_replaced: changes.api_token_enc !== undefined,
+        credentials_dropped: result.urlChanged && changes.api_token_enc === undefined,
+      });
       return c.json(toInstance(row), 200);
     },
   );
@@ -148,6 +157,7 @@ export function registerInstanceRoutes(admin: AdminApp): void {
       if (outcome === "in_use") {
         throw new AppError("conflict", "projects are still registered on this instance");
       }
+      audit(c, "instance.delete", { instance_id: c.req.valid("param").id });
       return c.body(null, 204);
     },
   );

@@ -7,6 +7,7 @@ import { decrypt, encrypt } from "../lib/crypto";
 import { log } from "../lib/logger";
 import { SealedSecretsRepo } from "../storage/sealed-secrets-repo";
 import type { AdminApp } from "./admin-app";
+import { audit } from "./audit";
 import { requireEncryptionKey } from "./instances-routes";
 import { errorResponses, json, security } from "./schemas";
 
@@ -44,6 +45,7 @@ export function registerMaintenanceRoutes(admin: AdminApp): void {
           });
         }
       }
+      audit(c, "secrets.reencrypt", { reencrypted, unreadable });
       return c.json({ reencrypted, unreadable }, 200);
     },
   );

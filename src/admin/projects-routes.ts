@@ -11,6 +11,7 @@ import { InstancesRepo } from "../storage/instances-repo";
 import { ProjectsRepo, type RegistrationRow } from "../storage/projects-repo";
 import { projectTokenContext, signingSecretContext } from "../storage/secret-contexts";
 import type { AdminApp } from "./admin-app";
+import { audit } from "./audit";
 import { instanceUrlOrThrow, requireEncryptionKey } from "./instances-routes";
 import {
   createdProjectSchema,
@@ -120,6 +121,15 @@ export function registerProjectRoutes(admin: AdminApp): void {
             : `namespace ${row.path} is already registered on ${instance.url}`,
         );
       }
+      audit(c, "project.create", {
+        project_registration_id: id,
+        instance_url: instance.url,
+        kind: row.kind,
+        path: row.path,
+        // Field names avoid "token"/"secret": the logger redacts fields named like that.
+        credential_id: tokenRow.id,
+        signed_hooks: signingSecretEnc !== null,
+      });
       const webhookUrl = `${new URL(c.req.url).origin}${WEBHOOK_PATHS[0]}`;
       return c.json(
         {
@@ -193,6 +203,7 @@ export function registerProjectRoutes(admin: AdminApp): void {
       if (!(await new ProjectsRepo(c.env.DB).delete(c.req.valid("param").id))) {
         throw new AppError("not_found", "no such project");
       }
+      audit(c, "project.delete", { project_registration_id: c.req.valid("param").id });
       forgetTokens();
       return c.body(null, 204);
     },
@@ -225,6 +236,11 @@ export function registerProjectRoutes(admin: AdminApp): void {
       const graceEndsAt = now + grace * 1000;
       const { token, row } = await mintToken(id, now);
       await repo.rotate(row, graceEndsAt, now);
+      audit(c, "project.token.rotate", {
+        project_registration_id: id,
+        credential_id: row.id,
+        previous_expire_at: new Date(graceEndsAt).toISOString(),
+      });
       forgetTokens();
       return c.json(
         {
@@ -265,6 +281,7 @@ export function registerProjectRoutes(admin: AdminApp): void {
       if (!(await new ProjectsRepo(c.env.DB).setGitlabToken(id, sealed))) {
         throw new AppError("not_found", "no such project hook registration");
       }
+      audit(c, "project.gitlab_token.set", { project_registration_id: id, removed: false });
       return c.body(null, 204);
     },
   );
@@ -282,6 +299,10 @@ export function registerProjectRoutes(admin: AdminApp): void {
       if (!(await new ProjectsRepo(c.env.DB).setGitlabToken(c.req.valid("param").id, null))) {
         throw new AppError("not_found", "no such project hook registration");
       }
+      audit(c, "project.gitlab_token.set", {
+        project_registration_id: c.req.valid("param").id,
+        removed: true,
+      });
       return c.body(null, 204);
     },
   );
@@ -304,6 +325,7 @@ export function registerProjectRoutes(admin: AdminApp): void {
       if (!row) {
         throw new AppError("not_found", "no such token for this project");
       }
+      audit(c, "project.token.revoke", { project_registration_id: id, credential_id: token_id });
       forgetTokens();
       return c.json(describeToken(row, Date.now()), 200);
     },

@@ -43,7 +43,12 @@ export const instanceSchema = z
     url: z.string().openapi({ example: "https://gitlab.gnome.org" }),
     created_at: z.string(),
     updated_at: z.string(),
-    credential_ok: z.boolean().openapi({ description: "false after GitLab answered 401" }),
+    credential_ok: z
+      .boolean()
+      .openapi({ description: "false after GitLab answered 401, or when no API token is set" }),
+    has_api_token: z.boolean().openapi({
+      description: "false after a URL change without a new api_token: the old one was dropped",
+    }),
     credential_broken_at: z.string().nullable(),
     feedback_paused_until: z
       .string()

@@ -14,6 +14,7 @@ import { backoffSeconds } from "../delivery/backoff";
 import { decrypt } from "../lib/crypto";
 import { log } from "../lib/logger";
 import type { FeedbackOutcome, FeedbackRepo, FeedbackRow } from "../storage/feedback-repo";
+import { NO_CREDENTIAL } from "../storage/instances-repo";
 import { apiTokenContext, projectTokenContext } from "../storage/secret-contexts";
 import { type NoteRequest, type StatusRequest, storedRequest } from "./feedback-schemas";
 import {
@@ -99,6 +100,15 @@ export async function processFeedback(id: string, deps: FeedbackDeps): Promise<F
   }
   const useProjectToken =
     creds.project_token_enc !== null && creds.project_registration_id !== null;
+  if (!useProjectToken && creds.instance_token_enc === NO_CREDENTIAL) {
+    await record({
+      state: "failed",
+      attempted: false,
+      lastError:
+        "the instance has no API token (dropped when its URL changed); set one with PATCH /admin/instances/{id}",
+    });
+    return ack;
+  }
   if (!useProjectToken && creds.instance_broken_at !== null) {
     await record({
       state: "failed",

@@ -86,7 +86,7 @@ export class FeedbackRepo {
     const result = await this.db
       .prepare(
         `UPDATE feedback SET state = 'queued', first_attempt_at = NULL, next_attempt_at = NULL,
-           updated_at = ?2 WHERE id = ?1 AND state IN ('failed', 'superseded', 'done')`,
+           updated_at = ?2 WHERE id = ?1 AND state IN ('failed', 'superseded')`,
       )
       .bind(id, now)
       .run();

@@ -2,6 +2,13 @@
 import { z } from "zod";
 import { isoOrNull } from "../lib/time";
 
+/**
+ * Stored in `api_token_enc` when an instance has no API token (the column is NOT NULL):
+ * after its URL changed without a new token, the old one is dropped, never sent to the
+ * new host.
+ */
+export const NO_CREDENTIAL = "";
+
 const instanceRow = z.object({
   id: z.string(),
   url: z.string(),
@@ -19,6 +26,7 @@ export type Instance = {
   created_at: string;
   updated_at: string;
   credential_ok: boolean;
+  has_api_token: boolean;
   credential_broken_at: string | null;
   feedback_paused_until: string | null;
 };
@@ -29,7 +37,8 @@ export function toInstance(row: InstanceRow, now = Date.now()): Instance {
     url: row.url,
     created_at: new Date(row.created_at).toISOString(),
     updated_at: new Date(row.updated_at).toISOString(),
-    credential_ok: row.credential_broken_at === null,
+    credential_ok: row.credential_broken_at === null && row.api_token_enc !== NO_CREDENTIAL,
+    has_api_token: row.api_token_enc !== NO_CREDENTIAL,
     credential_broken_at: isoOrNull(row.credential_broken_at),
     feedback_paused_until:
       row.paused_until !== null && row.paused_until > now ? isoOrNull(row.paused_until) : null,
@@ -67,24 +76,53 @@ export class InstancesRepo {
     return row ? instanceRow.parse(row) : null;
   }
 
+  /**
+   * Changes the URL and/or the API token. A URL change drops every credential given for the
+   * old host in the same transaction: the instance token (unless a new one comes with the
+   * change) and the project tokens registered under it. An admin token can therefore never
+   * redirect a stored credential to a host of its choosing.
+   */
   async update(
     id: string,
     changes: { url?: string; api_token_enc?: string },
     now: number,
-  ): Promise<"ok" | "missing" | "duplicate"> {
+  ): Promise<{ outcome: "ok"; urlChanged: boolean } | { outcome: "missing" | "duplicate" }> {
     try {
-      const result = await this.db
-        .prepare(
-          `UPDATE instances SET url = coalesce(?2, url), api_token_enc = coalesce(?3, api_token_enc),
-             credential_broken_at = CASE WHEN ?3 IS NULL THEN credential_broken_at END,
-             updated_at = ?4 WHERE id = ?1`,
-        )
-        .bind(id, changes.url ?? null, changes.api_token_enc ?? null, now)
-        .run();
-      return result.meta.changes > 0 ? "ok" : "missing";
+      const current = await this.get(id);
+      if (!current) {
+        return { outcome: "missing" };
+      }
+      const urlChanged = changes.url !== undefined && changes.url !== current.url;
+      const token = changes.api_token_enc ?? (urlChanged ? NO_CREDENTIAL : null);
+      const statements = [
+        this.db
+          .prepare(
+            `UPDATE instances SET url = coalesce(?2, url), api_token_enc = coalesce(?3, api_token_enc),
+               credential_broken_at = CASE WHEN ?3 IS NULL THEN credential_broken_at END,
+               paused_until = CASE WHEN ?5 THEN NULL ELSE paused_until END,
+               updated_at = ?4 WHERE id = ?1 AND url = ?6`,
+          )
+          .bind(id, changes.url ?? null, token, now, urlChanged ? 1 : 0, current.url),
+      ];
+      if (urlChanged) {
+        statements.push(
+          this.db
+            .prepare(
+              `UPDATE projects SET gitlab_token_enc = NULL, credential_broken_at = NULL
+               WHERE instance_id = ?1 AND gitlab_token_enc IS NOT NULL
+                 AND EXISTS (SELECT 1 FROM instances WHERE id = ?1 AND url = ?2)`,
+            )
+            .bind(id, changes.url ?? ""),
+        );
+      }
+      const [result] = await this.db.batch(statements);
+      // A concurrent change of the URL between the read and the batch makes it a no-op.
+      return (result?.meta.changes ?? 0) > 0
+        ? { outcome: "ok", urlChanged }
+        : { outcome: "missing" };
     } catch (err) {
       if (String(err).includes("UNIQUE")) {
-        return "duplicate";
+        return { outcome: "duplicate" };
       }
       throw err;
     }

@@ -17,7 +17,9 @@ export class SealedSecretsRepo {
 
   async all(): Promise<SealedSecret[]> {
     const [instances, signing, gitlab] = await this.db.batch([
-      this.db.prepare("SELECT id, api_token_enc AS sealed FROM instances"),
+      this.db.prepare(
+        "SELECT id, api_token_enc AS sealed FROM instances WHERE api_token_enc <> ''",
+      ),
       this.db.prepare(
         "SELECT id, signing_secret_enc AS sealed FROM projects WHERE signing_secret_enc IS NOT NULL",
       ),

@@ -1,8 +1,52 @@
 /** Calling the feedback API as packit-service would. */
+import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { feedbackView } from "../../src/feedback/feedback-schemas";
+import { admin, field } from "./admin";
 import { capturingQueue, consume } from "./deliveries";
+import { newScope, type Recorded, received } from "./doubles";
 import { asJson, BASE, call, type JsonResponse } from "./relay";
+
+export const SHA = "b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327";
+export const API_TOKEN = "glpat-instance-feedback-token";
+
+/** A GitLab double of its own (a scope) registered as an instance, with one project. */
+export async function gitlab(projectId = 42, path = "packit/hello") {
+  const scope = newScope();
+  const url = `${env.TEST_DOUBLES_URL}/${scope}`;
+  const inst = await admin("POST", "/instances", { url, api_token: API_TOKEN });
+  expect(inst.status).toBe(201);
+  const project = await admin("POST", "/projects", {
+    instance_url: url,
+    project_id: projectId,
+    path,
+  });
+  expect(project.status).toBe(201);
+  const calls = async (): Promise<Recorded[]> =>
+    (await received(scope)).filter((r) => r.path.startsWith("/api/v4/"));
+  return {
+    scope,
+    url,
+    projectId,
+    instanceId: field<string>(inst.body, "id"),
+    projectRegId: field<string>(project.body, "id"),
+    calls,
+  };
+}
+
+export function status(url: string, extra: Record<string, unknown> = {}) {
+  return {
+    instance_url: url,
+    project_id: 42,
+    sha: SHA,
+    state: "running",
+    name: "rpm-build:fedora-rawhide-x86_64",
+    ref: "hello-1.2",
+    target_url: "https://dashboard.packit.dev/jobs/copr/1",
+    description: "Job is in progress...",
+    ...extra,
+  };
+}
 
 export const FEEDBACK_TOKEN = "test-feedback-token";
 

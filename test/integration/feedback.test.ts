@@ -2,55 +2,14 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { admin, field, registerNamespace } from "../helpers/admin";
 import { capturingQueue } from "../helpers/deliveries";
-import { newScope, type Recorded, received, script } from "../helpers/doubles";
-import { feedback, run, state, submit } from "../helpers/feedback";
+import { type Recorded, script } from "../helpers/doubles";
+import { API_TOKEN, feedback, gitlab, run, SHA, state, status, submit } from "../helpers/feedback";
 import { asJson, BASE, call } from "../helpers/relay";
-
-const SHA = "b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327";
-const API_TOKEN = "glpat-instance-feedback-token";
 
 afterEach(() => {
   vi.useRealTimers();
   vi.restoreAllMocks();
 });
-
-/** A GitLab double of its own (a scope) registered as an instance, with one project. */
-async function gitlab(projectId = 42, path = "packit/hello") {
-  const scope = newScope();
-  const url = `${env.TEST_DOUBLES_URL}/${scope}`;
-  const inst = await admin("POST", "/instances", { url, api_token: API_TOKEN });
-  expect(inst.status).toBe(201);
-  const project = await admin("POST", "/projects", {
-    instance_url: url,
-    project_id: projectId,
-    path,
-  });
-  expect(project.status).toBe(201);
-  const calls = async (): Promise<Recorded[]> =>
-    (await received(scope)).filter((r) => r.path.startsWith("/api/v4/"));
-  return {
-    scope,
-    url,
-    projectId,
-    instanceId: field<string>(inst.body, "id"),
-    projectRegId: field<string>(project.body, "id"),
-    calls,
-  };
-}
-
-function status(url: string, extra: Record<string, unknown> = {}) {
-  return {
-    instance_url: url,
-    project_id: 42,
-    sha: SHA,
-    state: "running",
-    name: "rpm-build:fedora-rawhide-x86_64",
-    ref: "hello-1.2",
-    target_url: "https://dashboard.packit.dev/jobs/copr/1",
-    description: "Job is in progress...",
-    ...extra,
-  };
-}
 
 const body = (r: Recorded | undefined) => JSON.parse(r?.body ?? "null");
 
