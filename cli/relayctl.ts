@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { normalize } from "../src/events/normalize";
 import { classifyEvent } from "../src/ingress/event-kinds";
-import { payloadProject } from "../src/ingress/payload-project";
+import { claimedProject } from "../src/ingress/project-identity";
 import { asJsonObject } from "../src/lib/json-object";
 
 export type CliIo = {
@@ -469,14 +469,13 @@ const COMMANDS: Record<string, Command> = {
         show(ctx, { outcome: kind.outcome, reason: kind.reason });
         return kind.outcome === "ignored" ? 0 : 1;
       }
-      const project = payloadProject(record);
       const result = normalize({
         kind: kind.kind,
         gitlabEvent: event,
         payload,
         dedupeKey: "(assigned at ingress)",
         instanceUrl: null,
-        project: { id: project.id, path: project.path, web_url: project.webUrl },
+        project: claimedProject(record),
         receivedAt: Date.now(),
         botUsernames: [],
       });

@@ -67,8 +67,12 @@ export function registerStatsRoutes(admin: AdminApp): void {
         undeliverable: 0,
       });
       const kinds = new Map<string, Record<Counter, number>>();
-      const entry = (projectId: number | null, path: string | null, kind: string) => {
-        const key = String(projectId);
+      const entry = (
+        projectId: number | null,
+        path: string | null,
+        kind: string,
+        key = String(projectId),
+      ) => {
         let project = projects.get(key);
         if (!project) {
           project = { project_id: projectId, project_path: path, kinds: {} };
@@ -89,8 +93,19 @@ export function registerStatsRoutes(admin: AdminApp): void {
         counter[row.status] += row.n;
         counter.received += row.n;
       }
+      // Ignored events are counted per registration: a project hook's under its project, a
+      // group hook's under its namespace, packit-service tokens' under `legacy_jwt`.
       for (const row of ignored) {
-        entry(row.project_id === 0 ? null : row.project_id, null, row.kind).ignored += row.n;
+        const counter =
+          row.registration_kind === "project"
+            ? entry(row.gitlab_project_id, row.path, row.kind)
+            : entry(
+                null,
+                row.path ?? row.registration,
+                row.kind,
+                `registration|${row.registration}`,
+              );
+        counter.ignored += row.n;
       }
       return c.json(
         {

@@ -14,9 +14,11 @@ import { normalize } from "../events/normalize";
 import { type FeedbackMessage, queueMessage, type WebhookMessage } from "../events/queue-message";
 import { feedbackDeps } from "../feedback/feedback-deps";
 import { processFeedback } from "../feedback/process-feedback";
-import { payloadProject } from "../ingress/payload-project";
+import { parseGitRepo } from "../ingress/git-repo-url";
+import { identityFields } from "../ingress/project-identity";
 import { sha256Hex } from "../lib/crypto";
 import { utf8 } from "../lib/encoding";
+import { asJsonObject } from "../lib/json-object";
 import { log } from "../lib/logger";
 import { getBody } from "../storage/bodies";
 import {
@@ -80,11 +82,15 @@ export async function loadBody(
   return (await sha256Hex(bytes)) === message.body.sha256 ? bytes : null;
 }
 
+/**
+ * One event, whichever hook (project or group) reported it: the authorized identity, the
+ * kind and the exact bytes.
+ */
 export function contentHash(message: WebhookMessage): Promise<string> {
   return sha256Hex(
     [
       message.instance_url ?? "",
-      message.project.id ?? message.project.path ?? "",
+      message.project.path?.toLowerCase() ?? message.project.id ?? "",
       message.kind,
       message.body.sha256,
     ].join("\n"),
@@ -187,7 +193,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
   const prior = new Map(targets.map((t) => [t.destination, t.status]));
   const records: AttemptRecord[] = [];
   let retryAfter: number | null = null;
-  const gitHttpUrl = payloadProject(payload).gitHttpUrl;
+  const packitRepo = message.packit !== undefined ? message.packit : packitRepoOf(payload);
 
   for (const destination of destinations) {
     const before = prior.get(destination);
@@ -196,7 +202,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     }
     const prepared: Prepared =
       destination === "packit"
-        ? await preparePackitRequest(message, bytes, gitHttpUrl, deps.config)
+        ? await preparePackitRequest(message, bytes, packitRepo, deps.config, deps.now())
         : await prepareEventsRequest(message, normalized.event, deps.config, deps.now());
     if (prepared.kind === "skip") {
       records.push(record(destination, "skipped", "skipped", null, prepared.reason, 0));
@@ -310,6 +316,15 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     lease,
   );
   return { action: "ack" };
+}
+
+/**
+ * For messages queued before ingress decided packit-service's namespace and repository:
+ * read as packit-service reads it. Newer messages carry it, checked against the identity.
+ */
+function packitRepoOf(payload: unknown) {
+  const url = identityFields(asJsonObject(payload) ?? {}).packitUrl?.value;
+  return typeof url === "string" ? parseGitRepo(url) : null;
 }
 
 function record(

@@ -3,8 +3,10 @@
  *
  * packit-compat: what unmodified packit-service accepts today at /api/webhooks/gitlab: the
  * original bytes, the original X-Gitlab-Event, and a freshly minted HS256 JWT
- * {namespace, repo_name} in X-Gitlab-Token, matching the payload's git_http_url the way
- * packit-service's validate_token checks it.
+ * {namespace, repo_name, iat, exp} in X-Gitlab-Token for the event's authorized project
+ * only (decided at ingress, carried in the message), matching the payload's git_http_url
+ * the way packit-service's validate_token checks it. The JWT lives minutes: a copy that
+ * leaks from a log or a proxy is worthless soon after (PyJWT checks `exp`).
  *
  * events: a CloudEvents 1.0 structured-mode JSON with the normalized event as data, signed
  * with Standard Webhooks headers (EVENTS_SIGNING_SECRET).
@@ -14,7 +16,6 @@ import type { Config } from "../config";
 import type { NormalizedEvent } from "../events/normalized-event";
 import type { WebhookMessage } from "../events/queue-message";
 import { KIND_HEADER, type RelayedKind } from "../ingress/event-kinds";
-import { parseGitRepo } from "../ingress/payload-project";
 import { utf8 } from "../lib/encoding";
 import { importSigningKey, signHeaders, signingKeyBytes } from "../lib/standard-webhooks";
 import { USER_AGENT } from "../version";
@@ -52,11 +53,15 @@ function endpoint(baseUrl: string, path: string): string {
   return `${baseUrl.replace(/\/+$/, "")}${path}`;
 }
 
+/** Lifetime of a minted packit-service JWT: long enough for one forward and its clock skew. */
+export const PACKIT_JWT_TTL_SECONDS = 5 * 60;
+
 export async function preparePackitRequest(
   message: WebhookMessage,
   body: Uint8Array<ArrayBuffer>,
-  gitHttpUrl: string | null,
+  repo: { namespace: string; repo: string } | null,
   config: Config,
+  nowMs: number,
 ): Promise<Prepared> {
   if (!PACKIT_KINDS.has(message.kind)) {
     return { kind: "skip", reason: `packit-service does not take ${KIND_HEADER[message.kind]}` };
@@ -66,12 +71,14 @@ export async function preparePackitRequest(
   if (!baseUrl || !secret) {
     return { kind: "config_error", reason: "PACKIT_GITLAB_TOKEN_SECRET is not set" };
   }
-  const repo = parseGitRepo(gitHttpUrl);
   if (!repo) {
     return { kind: "skip", reason: "payload has no project.git_http_url for packit-service" };
   }
+  const iat = Math.floor(nowMs / 1000);
   const token = await new SignJWT({ namespace: repo.namespace, repo_name: repo.repo })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + PACKIT_JWT_TTL_SECONDS)
     .sign(utf8(secret));
   const headers: Record<string, string> = {
     ...commonHeaders(message),
@@ -80,7 +87,7 @@ export async function preparePackitRequest(
     "x-gitlab-token": token,
     "idempotency-key": message.dedupe_key,
   };
-  const instance = message.headers["x-gitlab-instance"] ?? message.instance_url;
+  const instance = message.instance_url ?? message.headers["x-gitlab-instance"];
   if (instance) {
     headers["x-gitlab-instance"] = instance;
   }

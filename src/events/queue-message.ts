@@ -56,12 +56,23 @@ export const webhookMessage = z.object({
   /** Milliseconds ingress spent before the queue send (for /admin/stats). */
   ingress_ms: z.number().int().nonnegative().optional(),
   kind: z.enum(RELAYED_KINDS),
+  /**
+   * The authorized identity (SPEC ingress step 5), decided at ingress from the registration:
+   * downstream never reads a project from the body again. Messages queued before identities
+   * were enforced may still carry nulls.
+   */
   instance_url: z.string().nullable(),
   project: z.object({
     id: z.number().int().nullable(),
     path: z.string().nullable(),
     web_url: z.string().nullable(),
   }),
+  /**
+   * packit-service's namespace and repository for this project (ogr's parse of the
+   * payload's git_http_url, checked against the identity); null when the payload has no
+   * such URL. Absent only on messages queued before it existed.
+   */
+  packit: z.object({ namespace: z.string(), repo: z.string() }).nullable().optional(),
   registration: registrationRef,
   headers: z.partialRecord(z.enum(KEPT_HEADERS), z.string()),
   body: bodyRef.and(

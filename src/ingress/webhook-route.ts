@@ -10,20 +10,16 @@ import { enqueueDeps } from "../deps";
 import { AppError } from "../errors";
 import { buildMessage, storeMessage } from "../events/enqueue";
 import { KEPT_HEADERS, type WebhookMessage } from "../events/queue-message";
+import { gitlabProjectLookup } from "../gitlab/project-lookup";
 import { sha256Hex } from "../lib/crypto";
-import { canonicalInstanceUrl } from "../lib/instance-url";
 import { asJsonObject } from "../lib/json-object";
 import { log } from "../lib/logger";
+import { InstancesRepo } from "../storage/instances-repo";
 import { ProjectsRepo } from "../storage/projects-repo";
-import { authenticate, checkSignature, type Principal } from "./authenticate";
-import { dedupeKey } from "./dedupe-key";
+import { authenticate, checkSignature, forgetTokens, type Principal } from "./authenticate";
+import { dedupeKey, dedupeScope } from "./dedupe-key";
 import { classifyEvent, type RelayedKind } from "./event-kinds";
-import {
-  legacyTokenCovers,
-  type PayloadProject,
-  payloadProject,
-  registrationCovers,
-} from "./payload-project";
+import { type Grant, type Identity, resolveIdentity } from "./project-identity";
 import { declaredLengthExceeds, MAX_BODY_BYTES, readBody, tooLarge } from "./read-body";
 
 export const WEBHOOK_PATHS = ["/webhooks/gitlab", "/api/webhooks/gitlab"] as const;
@@ -58,75 +54,143 @@ function parsePayload(bytes: Uint8Array): { text: string; payload: Record<string
   return { text, payload };
 }
 
-/** The instance a legacy token's event came from: the header, else the project's web URL. */
-function legacyInstanceUrl(header: string | undefined, project: PayloadProject): string | null {
-  if (header) {
-    return canonicalInstanceUrl(header);
-  }
-  if (!project.webUrl) {
-    return null;
-  }
-  const suffix = project.path ? `/${project.path}` : "";
-  const base =
-    suffix && project.webUrl.endsWith(suffix)
-      ? project.webUrl.slice(0, -suffix.length)
-      : project.webUrl;
-  return canonicalInstanceUrl(base);
-}
-
-/** Step 5: the authenticated registration must be the payload's project and instance. */
-function authorize(
-  principal: Principal,
-  project: PayloadProject,
-  instanceHeader: string | undefined,
-): { instanceUrl: string | null; registration: WebhookMessage["registration"] } {
+/** What authenticated the sender, as the identity rule reads it. */
+function grantOf(principal: Principal): Grant {
   if (principal.kind === "legacy_jwt") {
-    if (!legacyTokenCovers(principal.claims, project)) {
-      throw new AppError("forbidden", "the token does not cover this project");
-    }
     return {
-      instanceUrl: legacyInstanceUrl(instanceHeader, project),
-      registration: {
-        kind: "legacy_jwt",
-        namespace: principal.claims.namespace,
-        repo_name: principal.claims.repo_name ?? null,
-      },
+      kind: "legacy_jwt",
+      namespace: principal.claims.namespace,
+      repoName: principal.claims.repo_name ?? null,
     };
   }
   const reg = principal.registration;
-  if (instanceHeader !== undefined && canonicalInstanceUrl(instanceHeader) !== reg.instance_url) {
-    throw new AppError("forbidden", "X-Gitlab-Instance does not match the token's instance");
-  }
-  const covered =
-    reg.kind === "project" && reg.gitlab_project_id !== null
-      ? registrationCovers({ kind: "project", gitlabProjectId: reg.gitlab_project_id }, project)
-      : registrationCovers({ kind: "namespace", namespace: reg.path }, project);
-  if (!covered) {
-    throw new AppError("forbidden", "the token does not cover this project");
-  }
-  return {
-    instanceUrl: reg.instance_url,
-    registration:
-      reg.kind === "project" && reg.gitlab_project_id !== null
-        ? {
-            kind: "project",
-            id: reg.id,
-            token_id: principal.tokenId,
-            gitlab_project_id: reg.gitlab_project_id,
-            path: reg.path,
-          }
-        : { kind: "namespace", id: reg.id, token_id: principal.tokenId, namespace: reg.path },
-  };
+  return reg.kind === "project" && reg.gitlab_project_id !== null
+    ? {
+        kind: "project",
+        instanceUrl: reg.instance_url,
+        projectId: reg.gitlab_project_id,
+        path: reg.path,
+      }
+    : { kind: "namespace", instanceUrl: reg.instance_url, namespace: reg.path };
 }
 
-async function countIgnored(db: D1Database, projectId: number | null, event: string, now: number) {
+function registrationRef(principal: Principal, identity: Identity): WebhookMessage["registration"] {
+  if (principal.kind === "legacy_jwt") {
+    return {
+      kind: "legacy_jwt",
+      namespace: principal.claims.namespace,
+      repo_name: principal.claims.repo_name ?? null,
+    };
+  }
+  const reg = principal.registration;
+  return reg.kind === "project" && reg.gitlab_project_id !== null
+    ? {
+        kind: "project",
+        id: reg.id,
+        token_id: principal.tokenId,
+        gitlab_project_id: reg.gitlab_project_id,
+        path: identity.path,
+      }
+    : { kind: "namespace", id: reg.id, token_id: principal.tokenId, namespace: reg.path };
+}
+
+/**
+ * Step 5: the one identity this event may speak for. A registered project whose path
+ * changed is confirmed with GitLab (id → path) once, and the registration follows it.
+ */
+async function authorize(
+  c: Context<AppEnv>,
+  principal: Principal,
+  payload: Record<string, unknown>,
+  now: number,
+): Promise<Identity> {
+  const instanceHeader = c.req.header("x-gitlab-instance");
+  const result = resolveIdentity(grantOf(principal), payload, instanceHeader);
+  if (result.outcome === "ok") {
+    return result.identity;
+  }
+  if (result.outcome === "renamed" && principal.kind === "token") {
+    const reg = principal.registration;
+    const instance = await new InstancesRepo(c.env.DB).get(reg.instance_id);
+    const lookup = gitlabProjectLookup({
+      encryptionKey: readConfig(c.env).ENCRYPTION_KEY,
+      fetcher: (input, init) => fetch(input, init),
+      now: () => now,
+    });
+    const answer = instance ? await lookup(instance, result.projectId) : { found: false as const };
+    if (answer.found && answer.path.toLowerCase() === result.path.toLowerCase()) {
+      await new ProjectsRepo(c.env.DB).renamePath(reg.id, reg.path, answer.path);
+      forgetTokens();
+      log("info", "audit", {
+        audit: "project.path.renamed",
+        request_id: c.get("requestId"),
+        project_registration_id: reg.id,
+        from: reg.path,
+        to: answer.path,
+      });
+      const renamed: Principal = {
+        ...principal,
+        registration: { ...reg, path: answer.path },
+      };
+      const again = resolveIdentity(grantOf(renamed), payload, instanceHeader);
+      if (again.outcome === "ok") {
+        return again.identity;
+      }
+    }
+    throw new AppError(
+      "forbidden",
+      `project.path_with_namespace names ${result.path}, but project ${result.projectId} is registered as ${reg.path} and GitLab does not confirm the rename`,
+    );
+  }
+  if (result.outcome === "mismatch") {
+    throw new AppError("forbidden", `${result.field} ${result.reason}`);
+  }
+  throw new AppError("forbidden", "the token does not cover this project");
+}
+
+/** X-Gitlab-Event values GitLab sends (reference/gitlab.md); counted under their own name. */
+const GITLAB_EVENT_HEADERS = new Map(
+  [
+    "Build Hook",
+    "Confidential Issue Hook",
+    "Confidential Note Hook",
+    "Deployment Hook",
+    "Emoji Hook",
+    "Feature Flag Hook",
+    "Issue Hook",
+    "Job Hook",
+    "Member Hook",
+    "Merge Request Hook",
+    "Milestone Hook",
+    "No Sti System Hook",
+    "Note Hook",
+    "Pipeline Hook",
+    "Project Hook",
+    "Push Hook",
+    "Release Hook",
+    "Resource Access Token Hook",
+    "Resource Deploy Token Hook",
+    "Subgroup Hook",
+    "System Hook",
+    "Tag Push Hook",
+    "Vulnerability Hook",
+    "Wiki Page Hook",
+  ].map((name) => [name.toLowerCase(), name]),
+);
+
+/** Anything GitLab does not send is counted as `other`: a sender never names a counter. */
+function ignoredKind(header: string): string {
+  return GITLAB_EVENT_HEADERS.get(header.trim().toLowerCase()) ?? "other";
+}
+
+async function countIgnored(db: D1Database, registration: string, kind: string, now: number) {
   try {
     await db
       .prepare(
-        `INSERT INTO ignored_events (minute, project_id, kind, count) VALUES (?1, ?2, ?3, 1)
-         ON CONFLICT (minute, project_id, kind) DO UPDATE SET count = count + 1`,
+        `INSERT INTO ignored_counts (minute, registration, kind, count) VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT (minute, registration, kind) DO UPDATE SET count = count + 1`,
       )
-      .bind(Math.floor(now / 60_000), projectId ?? 0, event.slice(0, 64))
+      .bind(Math.floor(now / 60_000), registration, kind)
       .run();
   } catch (err) {
     log("warn", "could not count an ignored event", { error: String(err) });
@@ -184,28 +248,27 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
       request_id: c.get("requestId"),
       reason: classification.reason,
     });
-    // Counted after the answer: nothing else records ignored events, and GitLab must not wait.
-    c.executionCtx.waitUntil(countIgnored(c.env.DB, payloadProject(payload).id, eventHeader, now));
+    // Counted under the sender that authenticated, after the answer: GitLab must not wait.
+    const sender = principal.kind === "token" ? principal.registration.id : "legacy_jwt";
+    c.executionCtx.waitUntil(countIgnored(c.env.DB, sender, ignoredKind(eventHeader), now));
     return c.json({ status: "ignored", reason: classification.reason }, 202);
   }
   const kind: RelayedKind = classification.kind;
 
-  // 5. The registration must be this payload's project and instance.
-  const project = payloadProject(payload);
-  const { instanceUrl, registration } = authorize(
-    principal,
-    project,
-    c.req.header("x-gitlab-instance"),
-  );
+  // 5. The one identity this event speaks for; nothing downstream reads the body for it.
+  const identity = await authorize(c, principal, payload, now);
+  const registration = registrationRef(principal, identity);
 
-  // 6. Dedupe key and the message, with the body inline or in R2.
+  // 6. Dedupe key, scoped to the sender, and the message with the body inline or in R2.
   const bodySha256 = await sha256Hex(bytes);
   const dedupe = await dedupeKey({
-    webhookId: signatureHeaders.id,
+    scope: dedupeScope(registration, identity),
+    // A webhook-id only identifies an event when its signature was verified.
+    webhookId: principal.kind === "token" && principal.signingKey ? signatureHeaders.id : undefined,
     idempotencyKey: c.req.header("idempotency-key"),
-    instanceUrl,
-    projectId: project.id,
-    projectPath: project.path,
+    instanceUrl: identity.instanceUrl,
+    projectId: identity.projectId,
+    projectPath: identity.path,
     event: kind,
     bodySha256,
   });
@@ -222,8 +285,9 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
       received_at: now,
       ingress_ms: Date.now() - now,
       kind,
-      instance_url: instanceUrl,
-      project: { id: project.id, path: project.path, web_url: project.webUrl },
+      instance_url: identity.instanceUrl,
+      project: { id: identity.projectId, path: identity.path, web_url: identity.webUrl },
+      packit: identity.packit,
       registration,
       headers: keptHeaders(c),
     },
@@ -237,7 +301,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
     request_id: c.get("requestId"),
     delivery_id: deliveryId,
     kind,
-    project_id: project.id,
+    project_id: identity.projectId,
     registration: registration.kind === "legacy_jwt" ? "legacy_jwt" : registration.id,
     stored_in: storedIn,
     body_storage: message.body.storage,

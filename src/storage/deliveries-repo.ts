@@ -370,8 +370,10 @@ export class DeliveriesRepo {
         .bind(since),
       this.db
         .prepare(
-          `SELECT project_id, kind, sum(count) AS n FROM ignored_events WHERE minute >= ?1
-           GROUP BY project_id, kind`,
+          `SELECT ic.registration, p.kind AS registration_kind, p.gitlab_project_id, p.path,
+             ic.kind, sum(ic.count) AS n
+           FROM ignored_counts ic LEFT JOIN projects p ON p.id = ic.registration
+           WHERE ic.minute >= ?1 GROUP BY ic.registration, ic.kind`,
         )
         .bind(Math.floor(since / 60_000)),
       this.db
@@ -393,7 +395,16 @@ export class DeliveriesRepo {
         )
         .parse(counts?.results ?? []),
       ignored: z
-        .array(z.object({ project_id: z.number(), kind: z.string(), n: z.number() }))
+        .array(
+          z.object({
+            registration: z.string(),
+            registration_kind: z.enum(["project", "namespace"]).nullable(),
+            gitlab_project_id: z.number().nullable(),
+            path: z.string().nullable(),
+            kind: z.string(),
+            n: z.number(),
+          }),
+        )
         .parse(ignored?.results ?? []),
       ingressMs: z
         .array(z.object({ ingress_ms: z.number() }))
@@ -408,7 +419,7 @@ export class DeliveriesRepo {
       this.db.prepare("DELETE FROM deliveries WHERE received_at < ?1").bind(cutoff),
       this.db.prepare("DELETE FROM delivery_keys WHERE claimed_at < ?1").bind(cutoff),
       this.db
-        .prepare("DELETE FROM ignored_events WHERE minute < ?1")
+        .prepare("DELETE FROM ignored_counts WHERE minute < ?1")
         .bind(Math.floor(cutoff / 60_000)),
     ]);
     return deleted?.meta.changes ?? 0;

@@ -94,6 +94,15 @@ export class ProjectsRepo {
     return row ? registrationRow.parse(row) : null;
   }
 
+  /** GitLab confirmed a rename: the registration follows, if nobody changed it meanwhile. */
+  async renamePath(id: string, from: string, to: string): Promise<boolean> {
+    const result = await this.db
+      .prepare("UPDATE projects SET path = ?3 WHERE id = ?1 AND kind = 'project' AND path = ?2")
+      .bind(id, from, to)
+      .run();
+    return result.meta.changes > 0;
+  }
+
   async delete(id: string): Promise<boolean> {
     const result = await this.db.prepare("DELETE FROM projects WHERE id = ?1").bind(id).run();
     return result.meta.changes > 0;

@@ -73,7 +73,8 @@ describe("packit-compat forwarding", () => {
       "content-type": "application/json",
       "x-gitlab-event": "Merge Request Hook",
       "x-gitlab-instance": "https://gitlab.example.com",
-      "idempotency-key": "a1b2c3d4-0000-4000-8000-000000000001",
+      // The sender's key, scoped to its registration: stable across GitLab's retries.
+      "idempotency-key": message.dedupe_key,
       "x-gitlab-event-uuid": "e1e2e3e4-0000-4000-8000-000000000001",
       "x-relay-delivery-id": message.delivery_id,
       "user-agent": "packit-gitlab-relay/0.1.0",
@@ -91,7 +92,12 @@ describe("packit-compat forwarding", () => {
     expect(payload).toEqual({
       namespace: path.slice(0, path.lastIndexOf("/")),
       repo_name: path.slice(path.lastIndexOf("/") + 1),
+      iat: expect.any(Number),
+      exp: expect.any(Number),
     });
+    // Minutes, not forever: PyJWT refuses it once `exp` has passed.
+    expect(Number(payload.exp) - Number(payload.iat)).toBe(300);
+    expect(Math.abs(Number(payload.iat) - Date.now() / 1000)).toBeLessThan(60);
 
     const d = await delivery(message.delivery_id);
     expect(d.status).toBe("delivered");
@@ -180,7 +186,7 @@ describe("normalized CloudEvents", () => {
     expect(req?.cloudevent).toEqual({
       valid: true,
       type: "dev.packit.gitlab.merge_request",
-      id: "f0f0f0f0-0000-4000-8000-000000000002",
+      id: message.dedupe_key,
       source: `https://gitlab.example.com/${PROJECT.path}`,
     });
     const data = normalizedEvent.parse(field(verified, "data"));

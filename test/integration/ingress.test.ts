@@ -84,7 +84,9 @@ describe("accepted events", () => {
     );
     expect(res.status).toBe(202);
     const message = onlyMessage(sent);
-    expect(message.dedupe_key).toBe(headers["idempotency-key"]);
+    // Scoped to this sender: a hash of its registration and the key, never the key itself.
+    expect(message.dedupe_key).toMatch(/^ik_[0-9a-f]{48}$/);
+    expect(message.dedupe_key).not.toContain(headers["idempotency-key"]);
     expect(message.dedupe_source).toBe("idempotency-key");
     expect(message.headers).toMatchObject({
       "x-gitlab-event": "Merge Request Hook",
@@ -417,11 +419,19 @@ describe("legacy packit JWTs", () => {
     expect(message.instance_url).toBe("https://gitlab.example.com");
   });
 
-  it("accepts a namespace token for a project in a subgroup", async () => {
-    const legacy = await jwt({ namespace: "multi" });
+  it("accepts a namespace token for its exact namespace only, as packit-service does", async () => {
+    const exact = await jwt({ namespace: "multi/part/namespace" });
     expect(
-      (await sendWebhook({ token: legacy, event: "Push Hook", body: push(legacyProject) })).status,
+      (await sendWebhook({ token: exact, event: "Push Hook", body: push(legacyProject) })).status,
     ).toBe(202);
+    // packit-service compares the namespace exactly: no subgroups, no other case.
+    for (const namespace of ["multi", "multi/part", "Multi/Part/Namespace"]) {
+      const legacy = await jwt({ namespace });
+      expect(
+        (await sendWebhook({ token: legacy, event: "Push Hook", body: push(legacyProject) }))
+          .status,
+      ).toBe(403);
+    }
   });
 
   it("refuses a token for another repository with 403", async () => {
@@ -480,7 +490,7 @@ describe("GitLab 19 signed webhooks", () => {
     expect(res.status).toBe(202);
     const message = onlyMessage(sent);
     expect(message.dedupe_source).toBe("webhook-id");
-    expect(message.dedupe_key).toBe("0d3f1a8e-2b7c-4c5d-8e9f-1a2b3c4d5e6f");
+    expect(message.dedupe_key).toMatch(/^wh_[0-9a-f]{48}$/);
   });
 
   it("accepts when any of several signatures matches (rotation)", async () => {

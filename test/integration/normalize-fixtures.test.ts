@@ -5,7 +5,7 @@ import publishedSchema from "../../schemas/normalized-event.v1.json";
 import { normalize } from "../../src/events/normalize";
 import { normalizedEvent } from "../../src/events/normalized-event";
 import { classifyEvent } from "../../src/ingress/event-kinds";
-import { payloadProject } from "../../src/ingress/payload-project";
+import { claimedProject } from "../../src/ingress/project-identity";
 
 const fixtures = env.TEST_GITLAB_FIXTURES;
 
@@ -25,14 +25,13 @@ describe("GitLab's documented bodies, normalized", () => {
       if (classification.outcome !== "relayed" || fixture.name.includes(".partial.")) {
         continue;
       }
-      const project = payloadProject(payload);
       const result = normalize({
         kind: classification.kind,
         gitlabEvent: fixture.event,
         payload,
         dedupeKey: fixture.name,
         instanceUrl: null,
-        project: { id: project.id, path: project.path, web_url: project.webUrl },
+        project: claimedProject(payload),
         receivedAt: 0,
         botUsernames: [],
       });

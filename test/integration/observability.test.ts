@@ -54,6 +54,19 @@ describe("observability", () => {
     });
     expect(mine?.kinds.note).toMatchObject({ received: 1, delivered: 1 });
     expect(mine?.kinds["Wiki Page Hook"]).toMatchObject({ ignored: 1, received: 0 });
+    // Header text GitLab never sends is counted as one `other`, never under its own name.
+    await sendWebhook({
+      token: reg.token,
+      event: "Evil <script> Hook",
+      body: { object_kind: "x" },
+    });
+    const restated = await admin("GET", "/stats");
+    const counted = field<{ project_id: number; kinds: Record<string, Record<string, number>> }[]>(
+      restated.body,
+      "projects",
+    ).find((x) => x.project_id === p.id);
+    expect(counted?.kinds.other).toMatchObject({ ignored: 1 });
+    expect(JSON.stringify(restated.body)).not.toContain("script");
     expect(field<number>(stats.body, "ingress_ms", "count")).toBeGreaterThanOrEqual(3);
     expect(field<number>(stats.body, "ingress_ms", "p99")).toBeGreaterThanOrEqual(
       field<number>(stats.body, "ingress_ms", "p50"),

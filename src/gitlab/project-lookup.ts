@@ -1,0 +1,90 @@
+/**
+ * Asks GitLab which path a project id has now (`GET /projects/:id`), with the instance's
+ * API token. Used where only GitLab can settle who a project is: a registered project that
+ * was renamed, and feedback for a project under a registered namespace. Answers are cached
+ * in the isolate (both kinds); failures are not, and surface as 503 for the caller to retry.
+ */
+import { z } from "zod";
+import { AppError } from "../errors";
+import { decrypt } from "../lib/crypto";
+import { log } from "../lib/logger";
+import { TtlCache } from "../lib/ttl-cache";
+import { apiTokenContext } from "../storage/secret-contexts";
+import { USER_AGENT } from "../version";
+
+const LOOKUP_TIMEOUT_MS = 5_000;
+const projectAnswer = z.object({ id: z.number().int(), path_with_namespace: z.string().min(1) });
+
+export type LookupInstance = { id: string; url: string; api_token_enc: string };
+export type ProjectPath = { found: true; path: string } | { found: false };
+export type ProjectLookup = (instance: LookupInstance, projectId: number) => Promise<ProjectPath>;
+
+const cache = new TtlCache<string, ProjectPath>(2048, 10 * 60_000);
+
+export function forgetProjectPaths(): void {
+  cache.clear();
+}
+
+function unavailable(reason: string): AppError {
+  return new AppError("unavailable", `GitLab could not confirm the project: ${reason}`, {
+    "Retry-After": "60",
+  });
+}
+
+export function gitlabProjectLookup(deps: {
+  encryptionKey: string | undefined;
+  fetcher: typeof fetch;
+  now: () => number;
+}): ProjectLookup {
+  return async (instance, projectId) => {
+    const key = `${instance.id}|${instance.url}|${projectId}`;
+    const cached = cache.get(key, deps.now());
+    if (cached) {
+      return cached;
+    }
+    if (!instance.api_token_enc || !deps.encryptionKey) {
+      throw unavailable("the instance has no API token");
+    }
+    const token = await decrypt(
+      deps.encryptionKey,
+      instance.api_token_enc,
+      apiTokenContext(instance.id),
+    ).catch(() => {
+      throw unavailable("the instance's API token cannot be decrypted");
+    });
+    let response: Response;
+    try {
+      response = await deps.fetcher(`${instance.url}/api/v4/projects/${projectId}`, {
+        headers: { "private-token": token, "user-agent": USER_AGENT, accept: "application/json" },
+        redirect: "manual",
+        signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
+      });
+    } catch (err) {
+      log("warn", "GitLab project lookup failed", {
+        instance_url: instance.url,
+        error: String(err),
+      });
+      throw unavailable("GitLab is unreachable");
+    }
+    let answer: ProjectPath;
+    if (response.status === 404) {
+      await response.body?.cancel();
+      answer = { found: false };
+    } else if (response.ok) {
+      const parsed = projectAnswer.safeParse(await response.json().catch(() => null));
+      if (!parsed.success || parsed.data.id !== projectId) {
+        throw unavailable("GitLab's answer is not a project");
+      }
+      answer = { found: true, path: parsed.data.path_with_namespace };
+    } else {
+      await response.body?.cancel();
+      log("warn", "GitLab project lookup refused", {
+        instance_url: instance.url,
+        status_code: response.status,
+      });
+      throw unavailable(`GitLab answered ${response.status}`);
+    }
+    cache.set(key, answer, deps.now());
+    return answer;
+  };
+}

@@ -1,0 +1,375 @@
+/**
+ * One authorized identity per event (SPEC ingress step 5). Pure: no bindings.
+ *
+ * The identity (instance, project id, path) comes from what authenticated the sender: a
+ * project registration pins instance, id and path; a namespace registration pins the
+ * instance and a namespace the path must lie in; a legacy packit JWT covers exactly what
+ * packit-service's `validate_token` accepts. Every field of the payload that names the
+ * project must then name that same one, or the event is refused, naming the field. From
+ * here on only the identity is used downstream, never the body again.
+ */
+import { canonicalInstanceUrl } from "../lib/instance-url";
+import { asJsonObject } from "../lib/json-object";
+import {
+  clonePathOf,
+  type InstanceRoot,
+  instanceRoot,
+  isGitlabPath,
+  originOf,
+  parseGitRepo,
+  projectPathOf,
+  samePath,
+  withinNamespace,
+} from "./git-repo-url";
+
+export type Identity = {
+  instanceUrl: string;
+  /** GitLab's numeric project id; null only when the sender's payload names none. */
+  projectId: number | null;
+  /** Full path with namespace, spelled as the payload spells it. */
+  path: string;
+  webUrl: string;
+  /** What packit-service will read from this payload (ogr's parse of git_http_url). */
+  packit: { namespace: string; repo: string } | null;
+};
+
+export type Grant =
+  | { kind: "project"; instanceUrl: string; projectId: number; path: string }
+  | { kind: "namespace"; instanceUrl: string; namespace: string }
+  | { kind: "legacy_jwt"; namespace: string; repoName: string | null };
+
+export type IdentityResult =
+  | { outcome: "ok"; identity: Identity }
+  | { outcome: "mismatch"; field: string; reason: string }
+  /** A project registration whose project id matches but whose path differs everywhere. */
+  | { outcome: "renamed"; projectId: number; path: string };
+
+type Found = { field: string; value: unknown };
+
+/** Where GitLab's payloads name the project, per field role. */
+type Fields = {
+  ids: Found[];
+  paths: Found[];
+  /** http(s) URLs of the project itself: instance and path checked. */
+  webUrls: Found[];
+  gitUrls: Found[];
+  /** Clone URLs in any form: path checked. */
+  cloneUrls: Found[];
+  /** The merge request's source project (a fork): on the same instance, any path. */
+  forkPaths: Found[];
+  forkWebUrls: Found[];
+  forkGitUrls: Found[];
+  /** packit-service reads `project.git_http_url`, else `project.http_url`. */
+  packitUrl: Found | null;
+};
+
+function present(record: Record<string, unknown> | null, key: string): boolean {
+  return record !== null && Object.hasOwn(record, key) && record[key] !== null;
+}
+
+function collect(
+  into: Found[],
+  record: Record<string, unknown> | null,
+  prefix: string,
+  keys: readonly string[],
+) {
+  for (const key of keys) {
+    if (record && present(record, key)) {
+      into.push({ field: `${prefix}${key}`, value: record[key] });
+    }
+  }
+}
+
+const WEB = ["web_url", "homepage"] as const;
+const GIT = ["git_http_url", "http_url"] as const;
+const CLONE = ["git_ssh_url", "ssh_url", "url"] as const;
+
+function projectLike(
+  fields: Fields,
+  record: Record<string, unknown> | null,
+  prefix: string,
+  role: "project" | "fork",
+) {
+  if (role === "project") {
+    collect(fields.ids, record, prefix, ["id"]);
+    collect(fields.paths, record, prefix, ["path_with_namespace"]);
+    collect(fields.webUrls, record, prefix, WEB);
+    collect(fields.gitUrls, record, prefix, GIT);
+    collect(fields.cloneUrls, record, prefix, CLONE);
+  } else {
+    collect(fields.forkPaths, record, prefix, ["path_with_namespace"]);
+    collect(fields.forkWebUrls, record, prefix, WEB);
+    collect(fields.forkGitUrls, record, prefix, GIT);
+  }
+}
+
+/** Every field of a payload that names the project (and the MR's source project). */
+export function identityFields(payload: Record<string, unknown>): Fields {
+  const fields: Fields = {
+    ids: [],
+    paths: [],
+    webUrls: [],
+    gitUrls: [],
+    cloneUrls: [],
+    forkPaths: [],
+    forkWebUrls: [],
+    forkGitUrls: [],
+    packitUrl: null,
+  };
+  const kind = payload.object_kind;
+  const project = asJsonObject(payload.project);
+  if (present(payload, "project") && !project) {
+    fields.paths.push({ field: "project", value: payload.project });
+  }
+  projectLike(fields, project, "project.", "project");
+  collect(fields.ids, payload, "", ["project_id"]);
+  const repository = asJsonObject(payload.repository);
+  collect(fields.webUrls, repository, "repository.", ["homepage"]);
+  collect(fields.gitUrls, repository, "repository.", ["git_http_url"]);
+  collect(fields.cloneUrls, repository, "repository.", ["url", "git_ssh_url"]);
+
+  const attrs = asJsonObject(payload.object_attributes);
+  if (kind === "merge_request") {
+    // A merge request hook fires on the target project; the source may be a fork.
+    collect(fields.ids, attrs, "object_attributes.", ["target_project_id"]);
+    projectLike(fields, asJsonObject(attrs?.target), "object_attributes.target.", "project");
+    projectLike(fields, asJsonObject(attrs?.source), "object_attributes.source.", "fork");
+  } else if (kind === "note" || kind === "issue") {
+    collect(fields.ids, attrs, "object_attributes.", ["project_id"]);
+  }
+  if (kind === "note") {
+    const mr = asJsonObject(payload.merge_request);
+    collect(fields.ids, mr, "merge_request.", ["target_project_id"]);
+    projectLike(fields, asJsonObject(mr?.target), "merge_request.target.", "project");
+    projectLike(fields, asJsonObject(mr?.source), "merge_request.source.", "fork");
+  }
+  const packit = project && (present(project, "git_http_url") ? "git_http_url" : "http_url");
+  if (project && packit && present(project, packit)) {
+    fields.packitUrl = { field: `project.${packit}`, value: project[packit] };
+  }
+  return fields;
+}
+
+type Mismatch = Extract<IdentityResult, { outcome: "mismatch" }>;
+const mismatch = (field: string, reason: string): Mismatch => ({
+  outcome: "mismatch",
+  field,
+  reason,
+});
+
+/** The paths the payload's path and URL fields name, or the first field that names none. */
+function namedPaths(
+  fields: Fields,
+  instance: InstanceRoot,
+): { paths: { field: string; path: string }[] } | Mismatch {
+  const paths: { field: string; path: string }[] = [];
+  for (const found of fields.paths) {
+    if (typeof found.value !== "string" || !isGitlabPath(found.value)) {
+      return mismatch(found.field, "is not a GitLab project path");
+    }
+    paths.push({ field: found.field, path: found.value });
+  }
+  for (const [list, git] of [
+    [fields.webUrls, false],
+    [fields.gitUrls, true],
+  ] as const) {
+    for (const found of list) {
+      const path =
+        typeof found.value === "string" ? projectPathOf(found.value, instance, git) : null;
+      if (path === null) {
+        return mismatch(found.field, "is not a URL of a project on the authorized instance");
+      }
+      paths.push({ field: found.field, path });
+    }
+  }
+  return { paths };
+}
+
+function checkIds(fields: Fields, expected: number | null): { id: number | null } | Mismatch {
+  let id = expected;
+  for (const found of fields.ids) {
+    if (typeof found.value !== "number" || !Number.isSafeInteger(found.value)) {
+      return mismatch(found.field, "is not a project id");
+    }
+    if (id === null) {
+      id = found.value;
+    } else if (found.value !== id) {
+      return mismatch(found.field, `names project ${found.value}, not ${id}`);
+    }
+  }
+  return { id };
+}
+
+function checkClonesAndForks(
+  fields: Fields,
+  instance: InstanceRoot,
+  path: string,
+): Mismatch | null {
+  for (const found of fields.cloneUrls) {
+    const named = typeof found.value === "string" ? clonePathOf(found.value, instance.root) : null;
+    if (named === null || !samePath(named, path)) {
+      return mismatch(found.field, `does not name ${path}`);
+    }
+  }
+  // The source of a merge request may be any project, but on this instance only.
+  let forkPath: string | null = null;
+  for (const found of fields.forkPaths) {
+    if (typeof found.value !== "string" || !isGitlabPath(found.value)) {
+      return mismatch(found.field, "is not a GitLab project path");
+    }
+    forkPath = forkPath ?? found.value;
+  }
+  for (const [list, git] of [
+    [fields.forkWebUrls, false],
+    [fields.forkGitUrls, true],
+  ] as const) {
+    for (const found of list) {
+      const named =
+        typeof found.value === "string" ? projectPathOf(found.value, instance, git) : null;
+      if (named === null) {
+        return mismatch(found.field, "is not a URL of a project on the authorized instance");
+      }
+      if (forkPath !== null && !samePath(named, forkPath)) {
+        return mismatch(found.field, `does not name the source project ${forkPath}`);
+      }
+      forkPath = forkPath ?? named;
+    }
+  }
+  return null;
+}
+
+function instanceHeaderMatches(header: string | undefined, instanceUrl: string): boolean {
+  return header === undefined || canonicalInstanceUrl(header) === instanceUrl;
+}
+
+/** The instance a legacy sender's event is from: the origin of the URL packit-service reads. */
+function legacyInstance(fields: Fields, header: string | undefined): string | Mismatch {
+  const url = fields.packitUrl;
+  if (!url || typeof url.value !== "string") {
+    return mismatch("project.git_http_url", "is required for a packit-service token");
+  }
+  const origin = originOf(url.value);
+  if (!origin) {
+    return mismatch(url.field, "is not an http(s) URL");
+  }
+  if (header === undefined) {
+    return origin;
+  }
+  // X-Gitlab-Instance may carry a relative root the URL lies under.
+  const claimed = canonicalInstanceUrl(header);
+  const root = claimed ? instanceRoot(claimed) : null;
+  if (!claimed || root?.origin !== origin) {
+    return mismatch("X-Gitlab-Instance", "does not match the payload's project URLs");
+  }
+  return claimed;
+}
+
+export function resolveIdentity(
+  grant: Grant,
+  payload: Record<string, unknown>,
+  instanceHeader: string | undefined,
+): IdentityResult {
+  const fields = identityFields(payload);
+  let instanceUrl: string;
+  if (grant.kind === "legacy_jwt") {
+    const found = legacyInstance(fields, instanceHeader);
+    if (typeof found !== "string") {
+      return found;
+    }
+    instanceUrl = found;
+  } else {
+    instanceUrl = grant.instanceUrl;
+    if (!instanceHeaderMatches(instanceHeader, instanceUrl)) {
+      return mismatch("X-Gitlab-Instance", "does not match the token's instance");
+    }
+  }
+  const instance = instanceRoot(instanceUrl);
+  if (!instance) {
+    return mismatch("X-Gitlab-Instance", "is not an instance URL");
+  }
+
+  const named = namedPaths(fields, instance);
+  if ("outcome" in named) {
+    return named;
+  }
+  const first = named.paths[0];
+  for (const other of named.paths) {
+    if (first && !samePath(other.path, first.path)) {
+      return mismatch(other.field, `names ${other.path}, not ${first.path} (${first.field})`);
+    }
+  }
+  if (named.paths.length === 0 && fields.ids.length === 0) {
+    return mismatch("project", "is missing: the payload names no project");
+  }
+  const ids = checkIds(fields, grant.kind === "project" ? grant.projectId : null);
+  if ("outcome" in ids) {
+    return ids;
+  }
+
+  let path: string;
+  if (grant.kind === "project") {
+    if (first && !samePath(first.path, grant.path)) {
+      // The id matches and every path field agrees on another path: a rename, which only
+      // GitLab can confirm.
+      return { outcome: "renamed", projectId: grant.projectId, path: first.path };
+    }
+    path = first?.path ?? grant.path;
+  } else if (!first) {
+    return mismatch("project.path_with_namespace", "is required to authorize this token");
+  } else {
+    path = first.path;
+    if (grant.kind === "namespace" && !withinNamespace(path, grant.namespace)) {
+      return mismatch(first.field, `names ${path}, outside the namespace ${grant.namespace}`);
+    }
+  }
+
+  const packit = fields.packitUrl;
+  const packitRepo = typeof packit?.value === "string" ? parseGitRepo(packit.value) : null;
+  if (grant.kind === "legacy_jwt") {
+    // Exactly packit-service's rule: case-sensitive, no subgroups.
+    if (
+      !packitRepo ||
+      packitRepo.namespace !== grant.namespace ||
+      (grant.repoName !== null && packitRepo.repo !== grant.repoName)
+    ) {
+      return mismatch(
+        packit?.field ?? "project.git_http_url",
+        "is not a project this packit-service token covers",
+      );
+    }
+  }
+  const rest = checkClonesAndForks(fields, instance, path);
+  if (rest) {
+    return rest;
+  }
+  return {
+    outcome: "ok",
+    identity: {
+      instanceUrl,
+      projectId: ids.id,
+      path,
+      webUrl: `${instanceUrl}/${path}`,
+      packit: packitRepo,
+    },
+  };
+}
+
+/**
+ * What a payload says about its project, unverified: for offline tools (relayctl normalize)
+ * and tests. Never used to authorize anything.
+ */
+export function claimedProject(payload: Record<string, unknown>): {
+  id: number | null;
+  path: string | null;
+  web_url: string | null;
+} {
+  const fields = identityFields(payload);
+  const id = fields.ids.find((f) => typeof f.value === "number")?.value;
+  const path = fields.paths.find((f) => typeof f.value === "string")?.value;
+  const web = fields.webUrls.find((f) => typeof f.value === "string")?.value;
+  return {
+    id: typeof id === "number" ? id : null,
+    path: typeof path === "string" ? path : null,
+    web_url: typeof web === "string" ? web : null,
+  };
+}
