@@ -136,6 +136,9 @@ async function authorize(
       if (again.outcome === "ok") {
         return again.identity;
       }
+      if (again.outcome === "mismatch") {
+        throw new AppError("forbidden", `${again.field} ${again.reason}`);
+      }
     }
     throw new AppError(
       "forbidden",

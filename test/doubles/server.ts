@@ -10,7 +10,9 @@
  *   /{scope}/api/v4/...                a GitLab instance as reference/gitlab.md §3 documents
  *                                      (statuses with their state machine, notes, commit
  *                                      comments, award emoji)
+ *                                      and GET /projects/:id for the projects set below
  *   POST /_doubles/{scope}/script      queue scripted responses [{status, headers?, body?}]
+ *   POST /_doubles/{scope}/projects    set the instance's projects [{id, path_with_namespace}]
  *   GET  /_doubles/{scope}/requests    what the scope received
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -47,6 +49,7 @@ const INTERESTING = new Set([
 ]);
 
 const requests = new Map<string, Recorded[]>();
+const projects = new Map<string, Map<number, string>>();
 const scripts = new Map<string, Scripted[]>();
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -87,9 +90,11 @@ async function packitService(
   }
   const payload = JSON.parse(body.toString("utf8"));
   const url: string = payload.project.git_http_url ?? payload.project.http_url;
-  const path = new URL(url).pathname.replace(/^\/|\.git$/g, "");
-  const namespace = path.slice(0, path.lastIndexOf("/"));
-  const repo = path.slice(path.lastIndexOf("/") + 1);
+  // ogr's parse_git_repo, as validate_token uses it, with its Pagure fork rule.
+  const splits = new URL(url).pathname.replace(/^\/|\.git$/g, "").split("/");
+  const fork = (splits[0] === "fork" || splits[0] === "forks") && splits.length >= 3;
+  const namespace = splits.slice(fork ? 2 : 0, -1).join("/");
+  const repo = splits.at(-1);
   if (claims.namespace !== namespace || (claims.repo_name && claims.repo_name !== repo)) {
     return [401, JSON.stringify("Decoded X-Gitlab-Token does not match namespace[/project].")];
   }
@@ -222,18 +227,27 @@ function gitlab(
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://double");
-  const control = /^\/_doubles\/([^/]+)\/(script|requests)$/.exec(url.pathname);
+  const control = /^\/_doubles\/([^/]+)\/(script|requests|projects)$/.exec(url.pathname);
   if (control?.[1] && control[2]) {
     const scope = control[1];
     if (control[2] === "requests") {
       return send(res, 200, requests.get(scope) ?? []);
+    }
+    if (control[2] === "projects") {
+      const list = JSON.parse((await readBody(req)).toString("utf8")) as {
+        id: number;
+        path_with_namespace: string;
+      }[];
+      projects.set(scope, new Map(list.map((p) => [p.id, p.path_with_namespace])));
+      return send(res, 200, { projects: list.length });
     }
     const scripted = JSON.parse((await readBody(req)).toString("utf8")) as Scripted[];
     scripts.set(scope, [...(scripts.get(scope) ?? []), ...scripted]);
     return send(res, 200, { queued: scripted.length });
   }
   const match = /^\/([^/]+)(\/.*)$/.exec(url.pathname);
-  if (!match?.[1] || !match[2] || (req.method !== "POST" && req.method !== "PUT")) {
+  const method = req.method ?? "GET";
+  if (!match?.[1] || !match[2] || !["GET", "POST", "PUT"].includes(method)) {
     return send(res, 404, { error: "no such double" });
   }
   const [, scope, path] = match;
@@ -264,6 +278,15 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (path.startsWith("/api/v4/")) {
     if (headers["private-token"] === "glpat-revoked") {
       return send(res, 401, { message: "401 Unauthorized" });
+    }
+    const project = /^\/api\/v4\/projects\/(\d+)$/.exec(path);
+    if (project && method === "GET") {
+      // GET /projects/:id as GitLab answers it: the project, or 404 Project Not Found.
+      const id = Number(project[1]);
+      const known = projects.get(scope)?.get(id);
+      return known
+        ? send(res, 200, { id, path_with_namespace: known, name: known.split("/").at(-1) })
+        : send(res, 404, { message: "404 Project Not Found" });
     }
     const parsed: unknown = body.length ? JSON.parse(body.toString("utf8")) : {};
     const [status, answer] = gitlab(

@@ -46,6 +46,20 @@ export async function script(
   }
 }
 
+/** The projects the scope's GitLab double knows (GET /api/v4/projects/:id). */
+export async function gitlabProjects(
+  scope: string,
+  list: { id: number; path_with_namespace: string }[],
+): Promise<void> {
+  const res = await fetch(`${env.TEST_DOUBLES_URL}/_doubles/${scope}/projects`, {
+    method: "POST",
+    body: JSON.stringify(list),
+  });
+  if (!res.ok) {
+    throw new Error(`projects failed: ${res.status}`);
+  }
+}
+
 /** Env overrides that point the destinations at this scope's doubles. */
 export function destinations(
   scope: string,

@@ -18,7 +18,7 @@ export function projectObject(p: ProjectRef) {
     description: "Packaging CI test project",
     web_url: `${instance}/${p.path}`,
     avatar_url: null,
-    git_ssh_url: `git@${new URL(instance).host}:${p.path}.git`,
+    git_ssh_url: `git@${new URL(instance).hostname}:${p.path}.git`,
     git_http_url: `${instance}/${p.path}.git`,
     namespace: p.path.split("/").slice(0, -1).join("/"),
     visibility_level: 20,
@@ -26,8 +26,8 @@ export function projectObject(p: ProjectRef) {
     default_branch: "main",
     ci_config_path: null,
     homepage: `${instance}/${p.path}`,
-    url: `git@${new URL(instance).host}:${p.path}.git`,
-    ssh_url: `git@${new URL(instance).host}:${p.path}.git`,
+    url: `git@${new URL(instance).hostname}:${p.path}.git`,
+    ssh_url: `git@${new URL(instance).hostname}:${p.path}.git`,
     http_url: `${instance}/${p.path}.git`,
   };
 }
