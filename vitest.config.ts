@@ -41,6 +41,7 @@ export default defineConfig(async () => {
             // The queue consumer that miniflare runs by itself forwards here.
             PACKIT_SERVICE_URL: `http://127.0.0.1:${inject("doublesPort")}/shared`,
             TEST_MIGRATIONS: migrations,
+            FUZZ_SEED: process.env.FUZZ_SEED ?? "",
             TEST_GITLAB_FIXTURES: sharedGitlabFixtures(),
             ADMIN_TOKEN: "test-admin-token",
             FEEDBACK_TOKEN: "test-feedback-token",

@@ -5,6 +5,8 @@ declare global {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
       TEST_DOUBLES_URL: string;
+      /** Replays property tests with one seed (see test/helpers/fuzz-seeds.ts). */
+      FUZZ_SEED?: string;
       TEST_GITLAB_FIXTURES: {
         present: boolean;
         files: { name: string; event: string; body: string }[];

@@ -89,7 +89,9 @@ export function registerStatsRoutes(admin: AdminApp): void {
         return counter;
       };
       for (const row of counts) {
-        const counter = entry(row.project_id, row.project_path, row.kind);
+        // Projects under a namespace token are known by path only (no vouched-for id).
+        const key = row.project_id === null ? `path|${row.project_path}` : String(row.project_id);
+        const counter = entry(row.project_id, row.project_path, row.kind, key);
         counter[row.status] += row.n;
         counter.received += row.n;
       }

@@ -19,7 +19,8 @@ export function isGitlabPath(path: string): boolean {
   return (
     segments.length >= 1 &&
     segments.length <= MAX_SEGMENTS &&
-    segments.every((segment) => SEGMENT.test(segment))
+    // GitLab refuses paths ending in .git or .atom; a URL's .git is its clone suffix.
+    segments.every((segment) => SEGMENT.test(segment) && !/\.(git|atom)$/i.test(segment))
   );
 }
 

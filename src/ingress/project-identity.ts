@@ -24,7 +24,11 @@ import {
 
 export type Identity = {
   instanceUrl: string;
-  /** GitLab's numeric project id; null only when the sender's payload names none. */
+  /**
+   * GitLab's numeric project id, set only where the grant pins it (a project registration).
+   * Under a namespace or packit-service token the path is what was authorized; the payload's
+   * id is not vouched for, so it never travels downstream as the identity.
+   */
   projectId: number | null;
   /** Full path with namespace, spelled as the payload spells it. */
   path: string;
@@ -346,7 +350,7 @@ export function resolveIdentity(
     outcome: "ok",
     identity: {
       instanceUrl,
-      projectId: ids.id,
+      projectId: grant.kind === "project" ? ids.id : null,
       path,
       webUrl: `${instanceUrl}/${path}`,
       packit: packitRepo,
