@@ -13,11 +13,13 @@ import { enqueueDeps } from "../deps";
 import { AppError } from "../errors";
 import { storeMessage } from "../events/enqueue";
 import type { FeedbackMessage } from "../events/queue-message";
+import { gitlabProjectLookup } from "../gitlab/project-lookup";
 import { normalizeInstanceUrl } from "../lib/instance-url";
 import { isoOrNull } from "../lib/time";
 import { FeedbackRepo, type FeedbackRow } from "../storage/feedback-repo";
 import { InstancesRepo } from "../storage/instances-repo";
 import { ProjectsRepo } from "../storage/projects-repo";
+import { requireCoverage } from "./coverage";
 import { feedbackDeps } from "./feedback-deps";
 import {
   type FeedbackView,
@@ -73,6 +75,15 @@ function orderKey(instanceId: string, accepted: Accepted): string | null {
   return null;
 }
 
+/** Every GitLab project the request may write to, fallbacks included. */
+function projectsTouched(accepted: Accepted): number[] {
+  const mrProject =
+    accepted.type === "status" ? accepted.request.merge_request_project_id : undefined;
+  return mrProject === undefined
+    ? [accepted.request.project_id]
+    : [accepted.request.project_id, mrProject];
+}
+
 type Answer =
   | { status: 200; body: FeedbackView }
   | { status: 202; body: FeedbackView | { id: string } };
@@ -84,15 +95,14 @@ async function accept(c: Context<AppEnv>, accepted: Accepted, wait: boolean): Pr
   if (!instance) {
     throw new AppError("not_found", "the instance is not registered");
   }
-  const covered = await new ProjectsRepo(c.env.DB).coversForFeedback(
-    instance.id,
-    instance.url,
-    accepted.request.project_id,
-    accepted.request.project_path,
-  );
-  if (!covered) {
-    throw new AppError("not_found", "the project is not registered, nor in a registered namespace");
-  }
+  await requireCoverage(instance, projectsTouched(accepted), {
+    projects: new ProjectsRepo(c.env.DB),
+    lookup: gitlabProjectLookup({
+      encryptionKey: config.ENCRYPTION_KEY,
+      fetcher: (input, init) => fetch(input, init),
+      now: Date.now,
+    }),
+  });
   const repo = new FeedbackRepo(c.env.DB);
   const id = crypto.randomUUID();
   const now = Date.now();

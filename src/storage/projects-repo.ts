@@ -3,7 +3,6 @@
  * their webhook tokens. Tokens are stored as SHA-256 only.
  */
 import { z } from "zod";
-import { registrationCovers } from "../ingress/payload-project";
 
 const registrationRow = z.object({
   id: z.string(),
@@ -201,45 +200,37 @@ export class ProjectsRepo {
   }
 
   /**
-   * Whether feedback for a GitLab project is allowed: the project is registered, or sits in a
-   * registered namespace (by the path given, else the path its webhooks carried).
+   * What can cover feedback on an instance: which of `projectIds` have a project
+   * registration, and the namespaces registered there. Registrations only: what webhooks
+   * said about a project never covers it.
    */
-  async coversForFeedback(
+  async feedbackCoverage(
     instanceId: string,
-    instanceUrl: string,
-    projectId: number,
-    projectPath: string | undefined,
-  ): Promise<boolean> {
-    const [direct, namespaces, seen] = await this.db.batch([
+    projectIds: readonly number[],
+  ): Promise<{ registered: Set<number>; namespaces: string[] }> {
+    const [direct, namespaces] = await this.db.batch([
       this.db
         .prepare(
-          "SELECT 1 AS ok FROM projects WHERE instance_id = ?1 AND kind = 'project' AND gitlab_project_id = ?2",
+          `SELECT gitlab_project_id AS id FROM projects WHERE instance_id = ?1 AND kind = 'project'
+             AND gitlab_project_id IN (SELECT value FROM json_each(?2))`,
         )
-        .bind(instanceId, projectId),
+        .bind(instanceId, JSON.stringify(projectIds)),
       this.db
         .prepare("SELECT path FROM projects WHERE instance_id = ?1 AND kind = 'namespace'")
         .bind(instanceId),
-      this.db
-        .prepare(
-          `SELECT project_path FROM deliveries WHERE instance_url = ?1 AND project_id = ?2
-             AND project_path IS NOT NULL ORDER BY received_at DESC LIMIT 1`,
-        )
-        .bind(instanceUrl, projectId),
     ]);
-    if ((direct?.results.length ?? 0) > 0) {
-      return true;
-    }
-    const path =
-      projectPath ??
-      z.object({ project_path: z.string() }).safeParse(seen?.results[0]).data?.project_path;
-    if (!path) {
-      return false;
-    }
-    const project = { id: projectId, path, webUrl: null, gitHttpUrl: null };
-    return z
-      .array(z.object({ path: z.string() }))
-      .parse(namespaces?.results ?? [])
-      .some((ns) => registrationCovers({ kind: "namespace", namespace: ns.path }, project));
+    return {
+      registered: new Set(
+        z
+          .array(z.object({ id: z.number().int() }))
+          .parse(direct?.results ?? [])
+          .map((r) => r.id),
+      ),
+      namespaces: z
+        .array(z.object({ path: z.string() }))
+        .parse(namespaces?.results ?? [])
+        .map((r) => r.path),
+    };
   }
 
   private insertTokenStatement(token: TokenRow): D1PreparedStatement {

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { admin, field, registerNamespace } from "../helpers/admin";
 import { capturingQueue } from "../helpers/deliveries";
-import { type Recorded, script } from "../helpers/doubles";
+import { gitlabProjects, type Recorded, script } from "../helpers/doubles";
 import { API_TOKEN, feedback, gitlab, run, SHA, state, status, submit } from "../helpers/feedback";
 import { asJson, BASE, call } from "../helpers/relay";
 
@@ -53,6 +53,20 @@ describe("feedback API", () => {
       404,
     );
     await registerNamespace({ instanceUrl: g.url, namespace: "fedora" });
+    // Only GitLab says where a project id lives; the request's project_path is not trusted.
+    await gitlabProjects(g.scope, [
+      { id: 777, path_with_namespace: "fedora/rpms/bash" },
+      { id: 778, path_with_namespace: "other/bash" },
+      { id: 779, path_with_namespace: "other/claims-fedora" },
+    ]);
+    expect(
+      (
+        await feedback(
+          "/gitlab/statuses",
+          status(g.url, { project_id: 779, project_path: "fedora/claims-fedora" }),
+        )
+      ).status,
+    ).toBe(404);
     const inNamespace = await feedback(
       "/gitlab/statuses",
       status(g.url, { project_id: 777, project_path: "fedora/rpms/bash" }),

@@ -1,0 +1,129 @@
+/**
+ * Tenant isolation, feedback side: feedback reaches only registered projects. Written as
+ * the attacks it stops: forged webhooks that used to "teach" the relay a project's path,
+ * a packit-service token's traffic, and a fallback aimed at an uncovered merge request.
+ */
+import { SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import { admin, field, registerNamespace } from "../helpers/admin";
+import { consume } from "../helpers/deliveries";
+import { destinations, gitlabProjects, newScope } from "../helpers/doubles";
+import { feedback, gitlab, run, state, status, submit } from "../helpers/feedback";
+import { push } from "../helpers/gitlab-payloads";
+import { recordingQueue } from "../helpers/relay";
+import { sendWebhook } from "../helpers/webhooks";
+
+describe("feedback coverage comes from registrations only", () => {
+  it("a forged webhook under a namespace token does not make a foreign project covered", async () => {
+    const g = await gitlab(4601, "registered/app");
+    const ns = await registerNamespace({ instanceUrl: g.url, namespace: "tenant-ns" });
+    // GitLab knows project 4690 as victim/secret: outside every registration.
+    await gitlabProjects(g.scope, [{ id: 4690, path_with_namespace: "victim/secret" }]);
+
+    // The namespace token holder claims id 4690 lives in its namespace.
+    const { queue, sent } = recordingQueue();
+    const forged = await sendWebhook(
+      {
+        token: ns.token,
+        event: "Push Hook",
+        body: push({ id: 4690, path: "tenant-ns/app", instance: g.url }),
+      },
+      { EVENTS_QUEUE: queue },
+    );
+    expect(forged.status).toBe(202);
+    await consume(
+      sent.map((body) => ({ body })),
+      destinations(newScope()),
+    );
+
+    const res = await feedback(
+      "/gitlab/statuses",
+      status(g.url, { project_id: 4690, project_path: "tenant-ns/app" }),
+    );
+    expect(res.status).toBe(404);
+    // No status call reached GitLab for the victim.
+    expect((await g.calls()).filter((r) => r.path.includes("/projects/4690/statuses"))).toEqual([]);
+  });
+
+  it("a packit-service token's traffic never creates coverage", async () => {
+    const g = await gitlab(4602, "registered/other");
+    await registerNamespace({ instanceUrl: g.url, namespace: "legacy-ns" });
+    await gitlabProjects(g.scope, [{ id: 4691, path_with_namespace: "victim/legacy" }]);
+    // The double's instance has a relative root (its scope), which packit-service's URL parse
+    // counts as part of the namespace.
+    const jwt = await new SignJWT({ namespace: `${g.scope}/legacy-ns`, repo_name: "app" })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .sign(new TextEncoder().encode("gitlab-token-secret"));
+    const { queue, sent } = recordingQueue();
+    expect(
+      (
+        await sendWebhook(
+          {
+            token: jwt,
+            event: "Push Hook",
+            body: push({ id: 4691, path: "legacy-ns/app", instance: g.url }),
+            headers: { "x-gitlab-instance": g.url },
+          },
+          { EVENTS_QUEUE: queue },
+        )
+      ).status,
+    ).toBe(202);
+    await consume(
+      sent.map((body) => ({ body })),
+      destinations(newScope()),
+    );
+    const res = await feedback("/gitlab/statuses", status(g.url, { project_id: 4691 }));
+    expect(res.status).toBe(404);
+  });
+
+  it("a fallback aimed at an uncovered merge request project is refused", async () => {
+    const g = await gitlab(4603, "registered/fork-target");
+    const res = await feedback(
+      "/gitlab/statuses",
+      status(g.url, {
+        project_id: 4603,
+        merge_request_project_id: 4692,
+        merge_request_iid: 3,
+        fallback: "note",
+      }),
+    );
+    expect(res.status).toBe(404);
+    expect(field<string>(res.body, "error", "message")).toContain("4692");
+  });
+
+  it("a project GitLab confirms under a registered namespace is covered, once per lookup", async () => {
+    const g = await gitlab(4604, "registered/any");
+    await registerNamespace({ instanceUrl: g.url, namespace: "Fedora" });
+    await gitlabProjects(g.scope, [{ id: 4693, path_with_namespace: "fedora/rpms/bash" }]);
+    for (const name of ["first", "second"]) {
+      const { id, message } = await submit(
+        "/gitlab/statuses",
+        status(g.url, { project_id: 4693, name }),
+      );
+      await run([message]);
+      expect((await state(id)).state).toBe("done");
+    }
+    const calls = await g.calls();
+    // The id → path answer is cached: one lookup for two requests.
+    expect(calls.filter((r) => r.path === "/api/v4/projects/4693")).toHaveLength(1);
+    expect(calls.filter((r) => r.path.startsWith("/api/v4/projects/4693/statuses/"))).toHaveLength(
+      2,
+    );
+  });
+
+  it("answers 503 when GitLab cannot confirm where a project lives", async () => {
+    const g = await gitlab(4605, "registered/down");
+    await registerNamespace({ instanceUrl: g.url, namespace: "somewhere" });
+    // The instance now points at a host that refuses connections.
+    await admin("PATCH", `/instances/${g.instanceId}`, {
+      url: "http://127.0.0.1:9",
+      api_token: "glpat-instance-feedback-token",
+    });
+    const res = await feedback(
+      "/gitlab/statuses",
+      status("http://127.0.0.1:9", { project_id: 4694 }),
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBeTruthy();
+  });
+});
