@@ -12,9 +12,10 @@ const base = {
     .max(1024)
     .optional()
     .openapi({ description: "full path; lets a project under a registered namespace be found" }),
+  // Sent on as a header: a UUID as GitLab writes them, never free text (no CR/LF).
   event_uuid: z
     .string()
-    .max(200)
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a UUID")
     .optional()
     .openapi({ description: "X-Gitlab-Event-UUID of the event that caused this call" }),
 };
@@ -54,8 +55,18 @@ export const statusRequest = z
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.target_url !== undefined && !/^https?:\/\/[^\s]+$/i.test(v.target_url)) {
-      ctx.addIssue({ code: "custom", path: ["target_url"], message: "must be an http(s) URL" });
+    // No characters that could end a markdown link or start another element: the URL is
+    // also written into fallback notes.
+    if (
+      v.target_url !== undefined &&
+      v.target_url !== "" &&
+      !/^https?:\/\/[^\s()<>[\]"'`\\]+$/i.test(v.target_url)
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["target_url"],
+        message: "must be an http(s) URL without spaces, quotes, brackets or parentheses",
+      });
     }
     if (v.fallback === "note" && v.merge_request_iid === undefined) {
       ctx.addIssue({ code: "custom", path: ["fallback"], message: "needs merge_request_iid" });

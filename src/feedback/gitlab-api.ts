@@ -63,7 +63,7 @@ function issuablePath(projectId: number, target: { type: "merge_request" | "issu
 }
 
 export function noteCall(request: NoteRequest, existingNoteId: number | null): GitlabCall {
-  const body = neutralizeQuickActions(request.body);
+  const body = neutralizeBroadMentions(neutralizeQuickActions(request.body));
   const target = request.target;
   if (target.type === "commit") {
     return {
@@ -90,11 +90,35 @@ export function reactionCall(request: ReactionRequest): GitlabCall {
   return { method: "POST", path: `${on}/award_emoji`, body: { name: request.name } };
 }
 
+/**
+ * Mentions that notify many people (`@all`) become inert: a zero-width space after the `@`
+ * renders the same text without the mention.
+ */
+export function neutralizeBroadMentions(body: string): string {
+  return body.replace(/(^|[^\w])@(all|here)\b/gi, "$1@\u200b$2");
+}
+
+/**
+ * Text from a status request shown inside markdown: one line (so no heading, list or quick
+ * action), with every character that opens a link, image, HTML, code or a GitLab reference
+ * (`#1`, `!1`, `~label`, `%milestone`, `&epic`) escaped, and no mention of anyone. Plain
+ * names like `rpm-build:fedora-rawhide-x86_64` stay as they are.
+ */
+export function inertMarkdown(text: string): string {
+  return text
+    .replace(/[\r\n\t\v\f]+/g, " ")
+    .replace(/[\\`[\]()<>!#~|%&*]/g, (ch) => `\\${ch}`)
+    .replace(/@/g, "@\u200b");
+}
+
 /** The compact MR note that stands in for a status GitLab would not take (forks). */
 export function fallbackNoteBody(request: StatusRequest): string {
+  // target_url is validated to hold no character that could leave the link.
   const link = request.target_url ? ` ([details](${request.target_url}))` : "";
-  const description = request.description ? ` ${trimDescription(request.description)}` : "";
-  return `**${request.name}**: \`${gitlabState(request.state)}\`${description}${link}\n\n_Commit ${request.sha.slice(0, 12)}. Posted as a comment: the relay may not set statuses on this project._`;
+  const description = request.description
+    ? ` ${inertMarkdown(trimDescription(request.description) ?? "")}`
+    : "";
+  return `**${inertMarkdown(request.name)}**: \`${gitlabState(request.state)}\`${description}${link}\n\n_Commit ${request.sha.slice(0, 12)}. Posted as a comment: the relay may not set statuses on this project._`;
 }
 
 export type GitlabAnswer = {

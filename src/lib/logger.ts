@@ -17,7 +17,8 @@ const SECRET_VALUE = [
   /(?<=\/\/)[^/\s:@]+:[^/\s@]+(?=@)/g, // credentials in a URL
 ];
 
-function maskString(value: string): string {
+/** Masks credential-looking substrings; also for text stored where ops read it (last_error). */
+export function maskString(value: string): string {
   let masked = value;
   for (const pattern of SECRET_VALUE) {
     masked = masked.replace(pattern, "[REDACTED]");

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { FEEDBACK_STATES } from "../feedback/feedback-schemas";
+import { maskString } from "../lib/logger";
 
 const feedbackRow = z.object({
   seq: z.number().int(),
@@ -111,7 +112,8 @@ export class FeedbackRepo {
         outcome.gitlabStatus ?? null,
         outcome.gitlabId ?? null,
         outcome.fallback ?? null,
-        outcome.lastError ?? null,
+        // GitLab's answers can echo what was sent; stored text gets the log masks too.
+        outcome.lastError == null ? null : maskString(outcome.lastError),
         outcome.nextAttemptAt ?? null,
       )
       .run();

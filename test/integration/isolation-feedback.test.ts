@@ -7,7 +7,7 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { admin, field, registerNamespace } from "../helpers/admin";
 import { consume } from "../helpers/deliveries";
-import { destinations, gitlabProjects, newScope } from "../helpers/doubles";
+import { destinations, gitlabProjects, newScope, script } from "../helpers/doubles";
 import { feedback, gitlab, run, state, status, submit } from "../helpers/feedback";
 import { push } from "../helpers/gitlab-payloads";
 import { recordingQueue } from "../helpers/relay";
@@ -125,5 +125,70 @@ describe("feedback coverage comes from registrations only", () => {
     );
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBeTruthy();
+  });
+});
+
+describe("feedback text is inert", () => {
+  it("refuses a target_url that could leave its markdown link, and a non-UUID event_uuid", async () => {
+    const g = await gitlab(4606, "registered/text");
+    for (const extra of [
+      { target_url: "https://x/y)![i](https://evil.example/p.png)" },
+      { target_url: "https://x/y z" },
+      { target_url: 'https://x/"onmouseover' },
+      { event_uuid: "0d3f1a8e-2b7c-4c5d-8e9f-1a2b3c4d5e6f\r\nX-Evil: 1" },
+      { event_uuid: "not-a-uuid" },
+    ]) {
+      const res = await feedback("/gitlab/statuses", status(g.url, extra));
+      expect({ extra, status: res.status }).toEqual({ extra, status: 400 });
+    }
+    expect(await g.calls()).toEqual([]);
+  });
+
+  it("writes status fields into a fallback note as plain text, and mentions nobody", async () => {
+    const g = await gitlab(4607, "registered/fallback");
+    const { id, message } = await submit(
+      "/gitlab/statuses",
+      status(g.url, {
+        project_id: 4607,
+        ref: "protected", // the double answers 403: the status falls back to an MR note
+        name: "build [click](https://evil.example) <img src=x>",
+        description: "@all please look\n/merge\n![pixel](https://evil.example/p.png)",
+        target_url: "https://dashboard.packit.dev/jobs/copr/1",
+        merge_request_iid: 5,
+        fallback: "note",
+      }),
+    );
+    await run([message]);
+    expect((await state(id)).fallback).toBe("note");
+    const [note] = (await g.calls()).filter((r) => r.path.endsWith("/merge_requests/5/notes"));
+    const body = String(JSON.parse(note?.body ?? "{}").body);
+    expect(body).toContain("build \\[click\\]\\(https://evil.example\\) \\<img src=x\\>");
+    expect(body).not.toContain("](https://evil");
+    expect(body).not.toMatch(/(^|\s)@all/);
+    expect(body).not.toMatch(/^\/merge/m);
+    expect(body).toContain("([details](https://dashboard.packit.dev/jobs/copr/1))");
+  });
+
+  it("neutralises @all in notes and masks credentials GitLab echoes into last_error", async () => {
+    const g = await gitlab(4608, "registered/notes");
+    const posted = await submit("/gitlab/notes", {
+      instance_url: g.url,
+      project_id: 4608,
+      target: { type: "issue", iid: 2 },
+      body: "Build failed, @all and @ALL: see logs",
+    });
+    await run([posted.message]);
+    const [note] = (await g.calls()).filter((r) => r.path.endsWith("/issues/2/notes"));
+    expect(String(JSON.parse(note?.body ?? "{}").body)).not.toMatch(/@all/i);
+
+    await script(g.scope, [
+      { status: 422, body: JSON.stringify({ message: "token glpat-abcdefghijklmnop1234 is bad" }) },
+    ]);
+    const failing = await submit("/gitlab/statuses", status(g.url, { project_id: 4608 }));
+    await run([failing.message]);
+    const s = await state(failing.id);
+    expect(s.state).toBe("failed");
+    expect(s.last_error).toContain("[REDACTED]");
+    expect(s.last_error).not.toContain("glpat-abcdefghijklmnop1234");
   });
 });
