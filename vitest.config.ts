@@ -47,6 +47,7 @@ export default defineConfig(async () => {
             FEEDBACK_TOKEN: "test-feedback-token",
             // base64 of 32 fixed bytes: a test key, never a real one
             ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            TOKEN_CHECK_KEY: "test-token-check-key-not-a-real-one-000000",
             PACKIT_GITLAB_TOKEN_SECRET: "gitlab-token-secret",
             EVENTS_SIGNING_SECRET: "",
             ALLOW_HTTP_INSTANCES: "true",

@@ -11,3 +11,9 @@ CREATE TABLE ignored_counts (
   PRIMARY KEY (minute, registration, kind)
 );
 DROP TABLE ignored_events;
+
+-- Webhook tokens carry a check tag from now on (format 2: verified before any D1 read).
+-- Tokens issued before (format 1) keep working; their hashes are the only ones an isolate
+-- loads to pre-filter untagged tokens, so a made-up token never costs a D1 read.
+ALTER TABLE tokens ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX tokens_untagged ON tokens (format) WHERE format = 1;

@@ -31,6 +31,7 @@ const generators = {
   ADMIN_TOKEN: () => randomBytes(32).toString("base64url"),
   FEEDBACK_TOKEN: () => randomBytes(32).toString("base64url"),
   ENCRYPTION_KEY: () => randomBytes(32).toString("base64"),
+  TOKEN_CHECK_KEY: () => randomBytes(32).toString("base64url"),
   PACKIT_GITLAB_TOKEN_SECRET: () => randomBytes(32).toString("base64url"),
   EVENTS_SIGNING_SECRET: () => `whsec_${randomBytes(32).toString("base64")}`,
 };
@@ -42,6 +43,17 @@ if (!existsSync(".dev.vars")) {
   );
   writeFileSync(".dev.vars", filled, { mode: 0o600 });
   console.log("Created .dev.vars with fresh local secrets.");
+} else {
+  // A .dev.vars from an older checkout: add secrets introduced since, never change others.
+  const current = readFileSync(".dev.vars", "utf8");
+  const missing = Object.keys(generators).filter(
+    (name) => !new RegExp(`^${name}=`, "m").test(current),
+  );
+  if (missing.length > 0) {
+    const lines = missing.map((name) => `${name}=${generators[name]()}`).join("\n");
+    writeFileSync(".dev.vars", `${current.replace(/\n*$/, "\n")}${lines}\n`, { mode: 0o600 });
+    console.log(`Added ${missing.join(", ")} to .dev.vars.`);
+  }
 }
 
 const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local"], {

@@ -13,6 +13,8 @@ const configSchema = z.object({
   ADMIN_TOKEN: optionalText,
   FEEDBACK_TOKEN: optionalText,
   ENCRYPTION_KEY: optionalText,
+  /** Keys the check tag of webhook tokens; comma-separated during a rotation. */
+  TOKEN_CHECK_KEY: optionalText,
   PACKIT_GITLAB_TOKEN_SECRET: optionalText,
   EVENTS_SIGNING_SECRET: optionalText,
   PACKIT_SERVICE_URL: optionalText.pipe(z.url().optional()),

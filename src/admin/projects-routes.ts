@@ -3,6 +3,7 @@
  * subgroups), hand out its webhook token once, rotate and revoke tokens.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { readConfig } from "../config";
 import { AppError } from "../errors";
 import { forgetTokens } from "../ingress/authenticate";
 import { WEBHOOK_PATHS } from "../ingress/webhook-route";
@@ -111,7 +112,7 @@ export function registerProjectRoutes(admin: AdminApp): void {
         signing_secret_enc: signingSecretEnc,
         created_at: now,
       };
-      const { token, row: tokenRow } = await mintToken(id, now);
+      const { token, row: tokenRow } = await mintToken(id, now, readConfig(c.env).TOKEN_CHECK_KEY);
       const repo = new ProjectsRepo(c.env.DB);
       if ((await repo.insertWithToken(row, tokenRow)) === "duplicate") {
         throw new AppError(
@@ -234,7 +235,7 @@ export function registerProjectRoutes(admin: AdminApp): void {
       }
       const now = Date.now();
       const graceEndsAt = now + grace * 1000;
-      const { token, row } = await mintToken(id, now);
+      const { token, row } = await mintToken(id, now, readConfig(c.env).TOKEN_CHECK_KEY);
       await repo.rotate(row, graceEndsAt, now);
       audit(c, "project.token.rotate", {
         project_registration_id: id,

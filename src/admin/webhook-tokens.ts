@@ -1,14 +1,23 @@
 /** Minting webhook tokens (shown once, stored as SHA-256) and describing stored ones. */
-import { TOKEN_PREFIX } from "../ingress/authenticate";
-import { generateSecret, sha256Hex } from "../lib/crypto";
+import { AppError } from "../errors";
+import { checkKeys, newWebhookToken } from "../ingress/webhook-token";
+import { sha256Hex } from "../lib/crypto";
 import { isoOrNull } from "../lib/time";
 import type { TokenRow } from "../storage/projects-repo";
 
 export async function mintToken(
   projectId: string,
   now: number,
+  tokenCheckKey: string | undefined,
 ): Promise<{ token: string; row: TokenRow }> {
-  const token = generateSecret(TOKEN_PREFIX);
+  const keys = checkKeys(tokenCheckKey);
+  if (keys.length === 0) {
+    throw new AppError(
+      "unavailable",
+      "TOKEN_CHECK_KEY is not configured (a secret of at least 32 characters)",
+    );
+  }
+  const token = await newWebhookToken(keys);
   return {
     token,
     row: {
@@ -20,6 +29,7 @@ export async function mintToken(
       expires_at: null,
       revoked_at: null,
       last_used_at: null,
+      format: 2,
     },
   };
 }

@@ -1,7 +1,11 @@
 /**
- * Who sent this webhook: a relay token (SHA-256 looked up in D1 through a bounded
- * in-isolate cache), or a legacy packit JWT. A registration with a signing secret also
- * needs a valid GitLab 19 signature. Runs before the body is parsed.
+ * Who sent this webhook: a relay token, or a legacy packit JWT. A registration with a
+ * signing secret also needs a valid GitLab 19 signature. Runs before the body is parsed.
+ *
+ * What a made-up token costs: a malformed one nothing; a tagged one one HMAC (its check tag
+ * fails); an untagged one a SHA-256 and a look in the isolate's set of pre-tag token hashes.
+ * None reads D1. Only a token that passes those is looked up (SHA-256, one indexed D1 read)
+ * through a bounded cache of hits; misses are cached apart, so they never evict a hit.
  */
 import type { Config } from "../config";
 import { AppError } from "../errors";
@@ -13,8 +17,7 @@ import type { ProjectsRepo, RegistrationRow } from "../storage/projects-repo";
 import { signingSecretContext } from "../storage/secret-contexts";
 import { type LegacyClaims, looksLikeJwt, verifyLegacyJwt } from "./legacy-jwt";
 import { type SignatureHeaders, verifySignature } from "./signature";
-
-export const TOKEN_PREFIX = "pgr_";
+import { checkKeys, TOKEN_PREFIX, tagMatches, tokenShape } from "./webhook-token";
 
 export type TokenPrincipal = {
   kind: "token";
@@ -35,15 +38,49 @@ type CachedToken = {
 };
 
 /**
- * Isolate-level cache of token lookups, misses included, so a warm isolate answers
- * without D1. Entries live 30 s: a revocation reaches every isolate within that time
- * (and this one at once, see `forgetTokens`). Expiry is checked on every use.
+ * Isolate-level caches of token lookups, so a warm isolate answers without D1. Entries live
+ * 30 s: a revocation reaches every isolate within that time (and this one at once, see
+ * `forgetTokens`). Expiry is checked on every use. Misses have their own cache.
  */
-const tokenCache = new TtlCache<string, CachedToken | null>(4096, 30_000);
+const tokenHits = new TtlCache<string, CachedToken>(4096, 30_000);
+const tokenMisses = new TtlCache<string, true>(4096, 30_000);
+
+/**
+ * Hashes of the live tokens issued before check tags, loaded once per isolate and kept ten
+ * minutes. No untagged token is ever issued again, so the set only shrinks; a token revoked
+ * meanwhile still fails its D1 lookup.
+ */
+let untagged: { hashes: Set<string>; loadedAt: number } | null = null;
+const UNTAGGED_TTL_MS = 10 * 60_000;
 
 /** Drops cached lookups, e.g. after an admin revokes or rotates tokens in this isolate. */
 export function forgetTokens(): void {
-  tokenCache.clear();
+  tokenHits.clear();
+  tokenMisses.clear();
+  untagged = null;
+}
+
+function d1Unavailable(err: unknown): AppError {
+  // A D1 outage is ours, not the sender's: ask GitLab to come back rather than fail hard.
+  log("error", "token lookup failed", { error: String(err) });
+  return new AppError("unavailable", "the relay cannot authenticate right now", {
+    "Retry-After": "30",
+  });
+}
+
+async function isUntaggedToken(
+  hash: string,
+  repo: Pick<ProjectsRepo, "untaggedTokenHashes">,
+  now: number,
+): Promise<boolean> {
+  if (!untagged || now - untagged.loadedAt > UNTAGGED_TTL_MS) {
+    try {
+      untagged = { hashes: new Set(await repo.untaggedTokenHashes(now)), loadedAt: now };
+    } catch (err) {
+      throw d1Unavailable(err);
+    }
+  }
+  return untagged.hashes.has(hash);
 }
 
 async function loadToken(
@@ -52,19 +89,18 @@ async function loadToken(
   config: Config,
   now: number,
 ): Promise<CachedToken | null> {
-  const cached = tokenCache.get(hash, now);
-  if (cached !== undefined) {
-    return cached;
+  const hit = tokenHits.get(hash, now);
+  if (hit !== undefined) {
+    return hit;
+  }
+  if (tokenMisses.get(hash, now)) {
+    return null;
   }
   let row: Awaited<ReturnType<ProjectsRepo["findToken"]>>;
   try {
     row = await repo.findToken(hash);
   } catch (err) {
-    // A D1 outage is ours, not the sender's: ask GitLab to come back rather than fail hard.
-    log("error", "token lookup failed", { error: String(err) });
-    throw new AppError("unavailable", "the relay cannot authenticate right now", {
-      "Retry-After": "30",
-    });
+    throw d1Unavailable(err);
   }
   let entry: CachedToken | null = null;
   if (row) {
@@ -96,7 +132,11 @@ async function loadToken(
       signingKey,
     };
   }
-  tokenCache.set(hash, entry, now);
+  if (entry) {
+    tokenHits.set(hash, entry, now);
+  } else {
+    tokenMisses.set(hash, true, now);
+  }
   return entry;
 }
 
@@ -109,14 +149,37 @@ export type AuthInput = {
 
 export async function authenticate(
   input: AuthInput,
-  deps: { repo: Pick<ProjectsRepo, "findToken">; config: Config; now: number },
+  deps: {
+    repo: Pick<ProjectsRepo, "findToken" | "untaggedTokenHashes">;
+    config: Config;
+    now: number;
+  },
 ): Promise<Principal> {
   const token = input.token?.trim();
   if (!token || token.length > 4096) {
     throw new AppError("unauthorized", UNAUTHORIZED);
   }
   if (token.startsWith(TOKEN_PREFIX)) {
+    const shape = tokenShape(token);
+    if (shape.kind === "malformed") {
+      throw new AppError("unauthorized", UNAUTHORIZED);
+    }
+    if (shape.kind === "tagged") {
+      const keys = checkKeys(deps.config.TOKEN_CHECK_KEY);
+      if (keys.length === 0) {
+        log("error", "TOKEN_CHECK_KEY is not configured: tagged tokens cannot be verified");
+        throw new AppError("unavailable", "the relay cannot authenticate right now", {
+          "Retry-After": "60",
+        });
+      }
+      if (!(await tagMatches(keys, shape.random, shape.tag))) {
+        throw new AppError("unauthorized", UNAUTHORIZED);
+      }
+    }
     const hash = await sha256Hex(token);
+    if (shape.kind === "untagged" && !(await isUntaggedToken(hash, deps.repo, deps.now))) {
+      throw new AppError("unauthorized", UNAUTHORIZED);
+    }
     const entry = await loadToken(hash, deps.repo, deps.config, deps.now);
     if (
       !entry ||

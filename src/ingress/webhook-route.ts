@@ -200,6 +200,28 @@ async function countIgnored(db: D1Database, registration: string, kind: string, 
   }
 }
 
+/**
+ * Failed authentications count against the client's IP (Workers Rate Limiting); past the
+ * limit they are answered 429. Successful ones never touch the limiter, so a valid hook is
+ * never slowed by a broken one sharing GitLab's egress IPs.
+ */
+async function limitFailures<T>(c: Context<AppEnv>, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof AppError && err.code === "unauthorized" && c.env.AUTH_FAILURES) {
+      const key = c.req.header("cf-connecting-ip") ?? "unknown";
+      const { success } = await c.env.AUTH_FAILURES.limit({ key });
+      if (!success) {
+        throw new AppError("too_many_requests", "too many failed authentications; slow down", {
+          "Retry-After": "60",
+        });
+      }
+    }
+    throw err;
+  }
+}
+
 function keptHeaders(c: Context<AppEnv>): WebhookMessage["headers"] {
   const headers: WebhookMessage["headers"] = {};
   for (const name of KEPT_HEADERS) {
@@ -233,12 +255,15 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
     timestamp: c.req.header("webhook-timestamp"),
     signature: c.req.header("webhook-signature"),
   };
-  const principal = await authenticate(
-    { token: c.req.header("x-gitlab-token"), signature: signatureHeaders },
-    { repo: new ProjectsRepo(c.env.DB), config, now },
-  );
-  const bytes = await readBody(c.req.raw, MAX_BODY_BYTES);
-  await checkSignature(principal, signatureHeaders, bytes, now);
+  const { principal, bytes } = await limitFailures(c, async () => {
+    const sender = await authenticate(
+      { token: c.req.header("x-gitlab-token"), signature: signatureHeaders },
+      { repo: new ProjectsRepo(c.env.DB), config, now },
+    );
+    const read = await readBody(c.req.raw, MAX_BODY_BYTES);
+    await checkSignature(sender, signatureHeaders, read, now);
+    return { principal: sender, bytes: read };
+  });
 
   // 4. Parse and classify.
   const { text, payload } = parsePayload(bytes);

@@ -25,6 +25,8 @@ const tokenRow = z.object({
   expires_at: z.number().nullable(),
   revoked_at: z.number().nullable(),
   last_used_at: z.number().nullable(),
+  /** 1: issued before check tags; 2: `pgr_` + random + check tag. */
+  format: z.number().int().default(1),
 });
 export type TokenRow = z.infer<typeof tokenRow>;
 
@@ -233,11 +235,26 @@ export class ProjectsRepo {
     };
   }
 
+  /** Hashes of live tokens issued before check tags: the only untagged tokens that exist. */
+  async untaggedTokenHashes(now: number): Promise<string[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT hash FROM tokens WHERE format = 1 AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > ?1)`,
+      )
+      .bind(now)
+      .all();
+    return z
+      .array(z.object({ hash: z.string() }))
+      .parse(results)
+      .map((r) => r.hash);
+  }
+
   private insertTokenStatement(token: TokenRow): D1PreparedStatement {
     return this.db
       .prepare(
-        `INSERT INTO tokens (id, project_id, hash, hint, created_at, expires_at, revoked_at, last_used_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+        `INSERT INTO tokens (id, project_id, hash, hint, created_at, expires_at, revoked_at, last_used_at, format)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
       )
       .bind(
         token.id,
@@ -248,6 +265,7 @@ export class ProjectsRepo {
         token.expires_at,
         token.revoked_at,
         token.last_used_at,
+        token.format,
       );
   }
 }

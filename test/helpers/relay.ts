@@ -83,3 +83,23 @@ export function refusingBucket(real: R2Bucket = env.BODIES): R2Bucket {
     },
   });
 }
+
+/** The real D1 database, counting every statement prepared and every batch or exec. */
+export function countingD1(real: D1Database = env.DB): { db: D1Database; count: () => number } {
+  let count = 0;
+  const db = new Proxy(real, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") {
+        return value;
+      }
+      return (...args: unknown[]) => {
+        if (property === "prepare" || property === "exec") {
+          count++;
+        }
+        return Reflect.apply(value, target, args);
+      };
+    },
+  });
+  return { db, count: () => count };
+}

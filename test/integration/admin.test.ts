@@ -142,7 +142,7 @@ describe("projects and tokens", () => {
     });
     expect(res.status).toBe(201);
     const token = field<string>(res.body, "token");
-    expect(token).toMatch(/^pgr_[A-Za-z0-9_-]{43}$/);
+    expect(token).toMatch(/^pgr_[A-Za-z0-9_-]{54}$/);
     expect(field(res.body, "webhook_url")).toBe(`${BASE}/webhooks/gitlab`);
     expect(field(res.body, "gitlab_settings", "url")).toBe(`${BASE}/webhooks/gitlab`);
     expect(field(res.body, "gitlab_settings", "secret_token")).toBe(token);
