@@ -19,6 +19,7 @@ import { identityFields } from "../ingress/project-identity";
 import { sha256Hex } from "../lib/crypto";
 import { utf8 } from "../lib/encoding";
 import { asJsonObject } from "../lib/json-object";
+import { parseMembers, scanJson } from "../lib/json-scan";
 import { log } from "../lib/logger";
 import { getBody } from "../storage/bodies";
 import {
@@ -38,6 +39,35 @@ import {
   preparePackitRequest,
 } from "./destinations";
 import { attempt, FORWARD_TIMEOUT_MS } from "./forward";
+
+/** Top-level members `normalize` reads (and `project`, for messages without an identity). */
+const NORMALIZE_KEYS = [
+  "object_kind",
+  "event_name",
+  "event_type",
+  "action",
+  "after",
+  "before",
+  "checkout_sha",
+  "commit",
+  "commits",
+  "created_at",
+  "issue",
+  "merge_request",
+  "name",
+  "object_attributes",
+  "project",
+  "push_options",
+  "ref",
+  "released_at",
+  "repository",
+  "tag",
+  "total_commits_count",
+  "url",
+  "user",
+  "user_name",
+  "user_username",
+] as const;
 
 /** Two deliveries with the same content within this window are one event. */
 export const DEDUPE_WINDOW_MS = 24 * 3600 * 1000;
@@ -163,12 +193,13 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
   if (!bytes) {
     return finish("dead", "the stored body is missing or does not match its SHA-256");
   }
-  let payload: unknown;
-  try {
-    payload = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return finish("rejected", "the stored body is not JSON");
+  // Validated without building it, then only the members normalizing reads are parsed:
+  // a pipeline's `builds` or a release's `assets` are forwarded as bytes, never as objects.
+  const scan = scanJson(bytes, Number.POSITIVE_INFINITY);
+  if (!scan.ok || !scan.object) {
+    return finish("rejected", "the stored body is not a JSON object");
   }
+  const payload = parseMembers(bytes, scan.members, NORMALIZE_KEYS);
   const normalized = normalize({
     kind: message.kind,
     gitlabEvent: message.headers["x-gitlab-event"] ?? message.kind,

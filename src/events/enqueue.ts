@@ -21,16 +21,19 @@ export type EnqueueDeps = {
 
 export type StoredIn = "queue" | "inbox";
 
+const inlineDecoder = new TextDecoder();
+
 export async function buildMessage(
   draft: Omit<WebhookMessage, "body">,
-  body: { bytes: Uint8Array<ArrayBuffer>; text: string; sha256: string },
+  body: { bytes: Uint8Array<ArrayBuffer>; sha256: string },
   bodies: EnqueueDeps["bodies"],
 ): Promise<{ message: WebhookMessage; serialized: string }> {
   const meta = { size: body.bytes.byteLength, sha256: body.sha256 };
   if (body.bytes.byteLength < MAX_MESSAGE_BYTES) {
     const message: WebhookMessage = {
       ...draft,
-      body: { storage: "inline", text: body.text, ...meta },
+      // Small bodies only: decoded here, once, to travel inline (ingress checked the UTF-8).
+      body: { storage: "inline", text: inlineDecoder.decode(body.bytes), ...meta },
     };
     const serialized = JSON.stringify(message);
     if (utf8(serialized).byteLength <= MAX_MESSAGE_BYTES) {

@@ -15,30 +15,38 @@ export function declaredLengthExceeds(header: string | undefined, limit: number)
   return Number(header) > limit;
 }
 
+/**
+ * Reads the body into one buffer sized from Content-Length (GitLab always sends it), so a
+ * 25 MiB body is held once, not as chunks plus a copy; without it the buffer doubles as
+ * needed. Never reads past `limit`.
+ */
 export async function readBody(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
   if (!request.body) {
     return new Uint8Array(0);
   }
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
+  const declared = request.headers.get("content-length");
+  const expected = declared && /^\d+$/.test(declared) ? Number(declared) : null;
+  let buffer = new Uint8Array(Math.min(expected ?? 64 * 1024, limit));
   let total = 0;
+  const reader = request.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) {
       break;
     }
-    total += value.byteLength;
-    if (total > limit) {
+    if (total + value.byteLength > limit) {
       await reader.cancel();
       throw tooLarge();
     }
-    chunks.push(value);
+    if (total + value.byteLength > buffer.byteLength) {
+      const grown = new Uint8Array(
+        Math.min(limit, Math.max(total + value.byteLength, buffer.byteLength * 2)),
+      );
+      grown.set(buffer.subarray(0, total));
+      buffer = grown;
+    }
+    buffer.set(value, total);
+    total += value.byteLength;
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return total === buffer.byteLength ? buffer : buffer.slice(0, total);
 }

@@ -12,7 +12,7 @@ import { buildMessage, storeMessage } from "../events/enqueue";
 import { KEPT_HEADERS, type WebhookMessage } from "../events/queue-message";
 import { gitlabProjectLookup } from "../gitlab/project-lookup";
 import { sha256Hex } from "../lib/crypto";
-import { asJsonObject } from "../lib/json-object";
+import { parseMembers, scanJson } from "../lib/json-scan";
 import { log } from "../lib/logger";
 import { InstancesRepo } from "../storage/instances-repo";
 import { ProjectsRepo } from "../storage/projects-repo";
@@ -24,34 +24,49 @@ import { declaredLengthExceeds, MAX_BODY_BYTES, readBody, tooLarge } from "./rea
 
 export const WEBHOOK_PATHS = ["/webhooks/gitlab", "/api/webhooks/gitlab"] as const;
 
-const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** Deeper than any GitLab payload nests; refused before anything is built. */
+const MAX_JSON_DEPTH = 64;
+
+/** The top-level members ingress reads: classification and the identity rule. */
+const INGRESS_KEYS = [
+  "object_kind",
+  "event_name",
+  "event_type",
+  "project",
+  "project_id",
+  "repository",
+  "object_attributes",
+  "merge_request",
+] as const;
 
 function isJsonContentType(header: string | undefined): boolean {
   const mediaType = header?.split(";", 1)[0]?.trim().toLowerCase();
   return mediaType === "application/json" || (mediaType?.endsWith("+json") ?? false);
 }
 
-function parsePayload(bytes: Uint8Array): { text: string; payload: Record<string, unknown> } {
+/**
+ * Validates the whole body (JSON, UTF-8, depth) without building it, then parses only the
+ * members ingress reads: a 25 MiB body is never held as text and objects as well as bytes.
+ */
+function parsePayload(bytes: Uint8Array): Record<string, unknown> {
   if (bytes.byteLength === 0) {
     throw new AppError("invalid_json", "body is empty");
   }
-  let text: string;
-  try {
-    text = utf8Strict.decode(bytes);
-  } catch {
-    throw new AppError("invalid_json", "body is not valid UTF-8");
+  const scan = scanJson(bytes, MAX_JSON_DEPTH);
+  if (!scan.ok) {
+    throw new AppError(
+      "invalid_json",
+      scan.reason === "invalid_utf8"
+        ? "body is not valid UTF-8"
+        : scan.reason === "too_deep"
+          ? `body nests deeper than ${MAX_JSON_DEPTH} levels`
+          : `body is not valid JSON (at byte ${scan.at})`,
+    );
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new AppError("invalid_json", "body is not valid JSON");
-  }
-  const payload = asJsonObject(parsed);
-  if (!payload) {
+  if (!scan.object) {
     throw new AppError("invalid_payload", "body must be a JSON object");
   }
-  return { text, payload };
+  return parseMembers(bytes, scan.members, INGRESS_KEYS);
 }
 
 /** What authenticated the sender, as the identity rule reads it. */
@@ -266,7 +281,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   });
 
   // 4. Parse and classify.
-  const { text, payload } = parsePayload(bytes);
+  const payload = parsePayload(bytes);
   const classification = classifyEvent(eventHeader, payload);
   if (classification.outcome === "mismatch") {
     throw new AppError("invalid_payload", classification.reason);
@@ -319,7 +334,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
       registration,
       headers: keptHeaders(c),
     },
-    { bytes, text, sha256: bodySha256 },
+    { bytes, sha256: bodySha256 },
     deps.bodies,
   );
 

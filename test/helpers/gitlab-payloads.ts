@@ -247,3 +247,27 @@ export function ignoredEvents(p: ProjectRef) {
     { name: "unknown", header: "Future Thing Hook", body: { something: true } },
   ];
 }
+
+/** A pipeline with as many jobs as fit in about `bytes` bytes: GitLab's big payloads look so. */
+export function bigPipeline(p: ProjectRef, bytes: number) {
+  const body = pipeline(p);
+  const job = (id: number) => ({
+    id,
+    stage: "test",
+    name: `rpm-build:fedora-rawhide-x86_64:${id}`,
+    status: "success",
+    created_at: "2026-11-20 10:00:00 UTC",
+    finished_at: "2026-11-20 10:05:00 UTC",
+    duration: 300.25,
+    user,
+    runner: { id: 380987, description: "shared-runners-manager", active: true, tags: ["linux"] },
+    artifacts_file: { filename: null, size: null },
+    environment: null,
+  });
+  const one = JSON.stringify(job(9_999_999)).length + 1; // the widest id
+  const base = JSON.stringify(body).length;
+  body.builds = Array.from({ length: Math.floor((bytes - base) / one) }, (_, i) =>
+    job(i + 1),
+  ) as never[];
+  return body;
+}

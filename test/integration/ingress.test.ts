@@ -252,7 +252,7 @@ describe("request checks, in SPEC order", () => {
     ["a JSON array", "[1,2,3]", "invalid_payload"],
     ["a JSON string", '"push"', "invalid_payload"],
     ["null", "null", "invalid_payload"],
-    ["deeply nested JSON", `${"[".repeat(100_000)}${"]".repeat(100_000)}`, "invalid_payload"],
+    ["deeply nested JSON", `${"[".repeat(100_000)}${"]".repeat(100_000)}`, "invalid_json"],
   ])("answers %s with 400 for the token holder", async (_name, body, code) => {
     const { queue, sent } = recordingQueue();
     const res = await asJson(
@@ -262,14 +262,18 @@ describe("request checks, in SPEC order", () => {
     expect(sent).toHaveLength(0);
   });
 
-  it("answers deeply nested objects without a project with 403, queueing nothing", async () => {
-    const body = `${'{"a":'.repeat(50_000)}1${"}".repeat(50_000)}`;
+  it("refuses JSON nested deeper than GitLab ever sends (64) before parsing it", async () => {
     const { queue, sent } = recordingQueue();
+    const deep = `{"project":${'{"a":'.repeat(64)}1${"}".repeat(64)}}`;
     const res = await asJson(
-      await sendWebhook({ token, event: "Push Hook", body }, { EVENTS_QUEUE: queue }),
+      await sendWebhook({ token, event: "Push Hook", body: deep }, { EVENTS_QUEUE: queue }),
     );
-    expectError(res, 403, "forbidden");
+    expectError(res, 400, "invalid_json");
+    expect(field<string>(res.body, "error", "message")).toContain("deeper than 64");
     expect(sent).toHaveLength(0);
+    // 64 levels in all is fine (here refused later, for naming no project).
+    const fits = `{"x":${'{"a":'.repeat(62)}1${"}".repeat(62)}}`;
+    expect((await sendWebhook({ token, event: "Push Hook", body: fits })).status).toBe(403);
   });
 
   it("answers invalid UTF-8 with 400", async () => {

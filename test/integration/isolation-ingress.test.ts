@@ -11,7 +11,7 @@ import { type WebhookMessage, webhookMessage } from "../../src/events/queue-mess
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
 import { consume } from "../helpers/deliveries";
 import { destinations, gitlabProjects, newScope, received } from "../helpers/doubles";
-import { mergeRequest, note, projectObject, push } from "../helpers/gitlab-payloads";
+import { bigPipeline, mergeRequest, note, projectObject, push } from "../helpers/gitlab-payloads";
 import { asJson, recordingQueue } from "../helpers/relay";
 import { sendWebhook } from "../helpers/webhooks";
 
@@ -382,5 +382,22 @@ describe("a registered project that GitLab renamed", () => {
       "/api/v4/projects/5502",
     ]);
     expect(lookups[0]?.headers["private-token"]).toBe("glpat-instance-api-token-1");
+  });
+});
+
+describe("a body at GitLab's 25 MiB cap", () => {
+  it("is accepted, stored in R2 and forwarded byte for byte", async () => {
+    const big = { id: 5601, path: "tenant-a/big" };
+    const reg = await registerProject({ projectId: big.id, path: big.path });
+    const raw = JSON.stringify(bigPipeline(big, 25 * 1024 * 1024 - 64 * 1024));
+    expect(raw.length).toBeGreaterThan(24 * 1024 * 1024);
+    const outcome = await attempt({ token: reg.token, event: "Pipeline Hook", body: raw });
+    expect(outcome.res.status).toBe(202);
+    expect(outcome.messages[0]?.body.storage).toBe("r2");
+    expect(outcome.packit).toHaveLength(1);
+    expect(outcome.packit[0]?.body.length).toBe(raw.length);
+    expect(outcome.packit[0]?.body === raw).toBe(true);
+    const d = await admin("GET", `/deliveries/${outcome.messages[0]?.delivery_id}`);
+    expect(field(d.body, "status")).toBe("delivered");
   });
 });
