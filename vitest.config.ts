@@ -60,6 +60,8 @@ export default defineConfig(async () => {
       })),
     ],
     test: {
+      // scripts/*.test.mjs are Node-side tests, run by `node --test` (they spawn processes).
+      include: ["test/**/*.test.ts"],
       globalSetup: ["./test/doubles/global-setup.ts"],
       setupFiles: ["./test/helpers/apply-migrations.ts"],
       // Log lines of passing tests are noise; a failing test still shows its own.

@@ -10,11 +10,12 @@
 // Writes bench/results.json and prints a table. Local figures (SQLite-backed D1, in-process
 // queue without consumer concurrency, wrangler's dev proxy in front): compare the routes with
 // each other, not with production.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import autocannon from "autocannon";
+import { groupMembers, startGroup } from "./process-group.mjs";
 import { startStandIn } from "./stand-in.mjs";
 
 const port = Number(process.env.BENCH_PORT ?? 8799);
@@ -32,6 +33,7 @@ const vars = {
   ADMIN_TOKEN: randomBytes(24).toString("base64url"),
   FEEDBACK_TOKEN: randomBytes(24).toString("base64url"),
   ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+  TOKEN_CHECK_KEY: randomBytes(32).toString("base64url"),
   PACKIT_GITLAB_TOKEN_SECRET: secret,
   PACKIT_SERVICE_URL: `http://127.0.0.1:${standInPort}`,
   EVENTS_URL: "",
@@ -51,7 +53,7 @@ if (migrate.status !== 0) {
   throw new Error("migrations failed");
 }
 const standIn = await startStandIn({ port: standInPort, secret, quiet: true });
-const dev = spawn(
+const dev = startGroup(
   "npx",
   [
     "wrangler",
@@ -66,12 +68,41 @@ const dev = spawn(
     "error",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ],
-  { env, stdio: ["ignore", "ignore", "pipe"] },
+  {
+    env: { ...env, WRANGLER_REGISTRY_PATH: `${state}/registry` },
+    stdio: ["ignore", "ignore", "pipe"],
+    port,
+  },
 );
 let devLog = "";
-dev.stderr.on("data", (d) => {
+dev.child.stderr.on("data", (d) => {
   devLog += d;
 });
+
+/** Resident and peak memory of the workerd processes wrangler dev started, in MiB. */
+function workerdMemory() {
+  const procs = groupMembers(dev.pgid).filter((p) => p.comm.startsWith("workerd"));
+  let rss = 0;
+  let hwm = 0;
+  for (const { pid } of procs) {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    hwm += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  }
+  return { pids: procs.map((p) => p.pid), rss_mib: Math.round(rss), peak_mib: Math.round(hwm) };
+}
+
+/** Resets the kernel's peak-RSS mark (VmHWM) of the workerd processes (Linux clear_refs). */
+function resetPeak() {
+  for (const { pid } of groupMembers(dev.pgid).filter((p) => p.comm.startsWith("workerd"))) {
+    try {
+      writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
 
 async function waitFor(check, what, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
@@ -175,6 +206,79 @@ try {
     merge_request: { iid: 1 },
   });
 
+  // Memory first, on a quiet isolate: one body at GitLab's 25 MiB cap (a pipeline with many
+  // jobs), from ingress until the stand-in has it. The kernel's peak-RSS mark is reset before.
+  const jobs = [];
+  let size = 0;
+  for (let i = 1; size < 25 * 1024 * 1024 - 256 * 1024; i++) {
+    const job = JSON.stringify({
+      id: i,
+      stage: "test",
+      name: `rpm-build:fedora-rawhide-x86_64:${i}`,
+      status: "success",
+      runner: { id: 380987, description: "shared-runners-manager", tags: ["linux"] },
+      user: { id: 42, name: "Ada Maintainer", username: "ada" },
+    });
+    jobs.push(job);
+    size += job.length + 1;
+  }
+  const bigBody = `{"object_kind":"pipeline","object_attributes":{"id":31,"ref":"main","status":"success"},"project":${JSON.stringify(project())},"builds":[${jobs.join(",")}]}`;
+  await fetch(`${base}/webhooks/gitlab`, {
+    method: "POST",
+    headers: headers("Push Hook"),
+    body: pushBody("c".repeat(40)),
+  });
+  await waitFor(async () => standIn.received.length >= 1, "the first delivery", 60_000);
+  // First the same size through ingress alone: an ignored kind is read, validated and
+  // classified, and nothing is stored or forwarded.
+  const ignoredBody = bigBody.replace('"object_kind":"pipeline"', '"object_kind":"wiki_page"');
+  await new Promise((r) => setTimeout(r, 2000));
+  const quiet = workerdMemory();
+  resetPeak();
+  const ignoredRes = await fetch(`${base}/webhooks/gitlab`, {
+    method: "POST",
+    headers: headers("Wiki Page Hook"),
+    body: ignoredBody,
+  });
+  const ignoredAnswer = `${ignoredRes.status} ${(await ignoredRes.text()).slice(0, 60)}`;
+  await new Promise((r) => setTimeout(r, 500));
+  const ingressOnly = {
+    answer: ignoredAnswer,
+    growth_mib: workerdMemory().peak_mib - quiet.rss_mib,
+  };
+
+  await new Promise((r) => setTimeout(r, 2000));
+  const before = workerdMemory();
+  const peakReset = resetPeak();
+  const bigStart = Date.now();
+  const bigRes = await fetch(`${base}/webhooks/gitlab`, {
+    method: "POST",
+    headers: headers("Pipeline Hook"),
+    body: bigBody,
+  });
+  const bigAnswer = `${bigRes.status} ${await bigRes.text()}`;
+  const bigAccepted = Date.now() - bigStart;
+  await waitFor(
+    async () => standIn.received.some((r) => r.bytes === Buffer.byteLength(bigBody)),
+    "the 25 MiB delivery",
+    120_000,
+  );
+  const after = workerdMemory();
+  const memory = {
+    body_bytes: Buffer.byteLength(bigBody),
+    answer: bigAnswer.slice(0, 120),
+    accepted_ms: bigAccepted,
+    delivered_ms: Date.now() - bigStart,
+    workerd_rss_before_mib: before.rss_mib,
+    workerd_peak_after_mib: after.peak_mib,
+    growth_mib: after.peak_mib - before.rss_mib,
+    ingress_only_growth_mib: ingressOnly.growth_mib,
+    ingress_only_answer: ingressOnly.answer,
+    peak_mark_reset: peakReset,
+    goal_mib: 128,
+    note: "growth = peak resident set of the workerd processes during ingress and delivery of the body, minus their resident set before it. wrangler dev runs the local R2, Queues and D1 simulators and the outbound fetch in the same workerd process, so the full figure includes their copies of the body; ingress_only is the same body read, validated and classified by ingress alone (an ignored kind: nothing stored)",
+  };
+
   // Warm-up: JIT, token cache, D1 and queue connections.
   await run("warmup", {
     duration: 2,
@@ -208,6 +312,14 @@ try {
       path: "/webhooks/gitlab",
       headers: headers("Note Hook"),
       body: bigNote,
+    }),
+  );
+  results.push(
+    await run("unauthenticated: made-up token (401/429)", {
+      method: "POST",
+      path: "/webhooks/gitlab",
+      headers: { ...headers("Push Hook"), "x-gitlab-token": `pgr_${"x".repeat(54)}` },
+      body: pushBody(),
     }),
   );
   const bare = results[0];
@@ -264,6 +376,12 @@ try {
       evidence:
         "test/integration/ingress.test.ts 'answers a warm token without reading D1' (ingress succeeds with a D1 that fails every query); a cold isolate makes 1 read",
     },
+    d1_reads_per_unauthenticated_request: {
+      value: 0,
+      evidence:
+        "test/integration/isolation-tokens.test.ts 'refuses made-up tokens without a single D1 statement' (counts every statement over 300+ random tokens per seed); the isolate loads its set of pre-tag token hashes once per 10 minutes",
+    },
+    memory_one_25_mib_body: memory,
     run_seconds: Math.round((Date.now() - started) / 1000),
   };
   mkdirSync("bench", { recursive: true });
@@ -282,11 +400,14 @@ try {
     `\nend to end: ${endToEnd.events} unique pushes, ingress took them in ${endToEnd.ingress_seconds} s, all at the stand-in after ${endToEnd.delivered_seconds} s: ${endToEnd.events_per_second} events/s`,
   );
   console.log(
-    `D1 queries per warm ingress request: 0 (see bench/results.json); run took ${report.run_seconds} s`,
+    `one ${(memory.body_bytes / 2 ** 20).toFixed(1)} MiB body: workerd peak ${memory.workerd_peak_after_mib} MiB from ${memory.workerd_rss_before_mib} MiB resident (growth ${memory.growth_mib} MiB with local R2/Queues in-process; ingress alone ${memory.ingress_only_growth_mib} MiB; goal <= 128); answered ${memory.answer.slice(0, 3)} in ${memory.accepted_ms} ms, delivered after ${memory.delivered_ms} ms`,
+  );
+  console.log(
+    `D1 queries per warm ingress request: 0; per unauthenticated request: 0 (see bench/results.json); run took ${report.run_seconds} s`,
   );
 } finally {
-  dev.kill("SIGINT");
+  await dev.stop();
   standIn.server.close();
-  // wrangler's children and keep-alive sockets would hold the process open.
+  // keep-alive sockets would hold the process open.
   setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
 }

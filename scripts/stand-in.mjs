@@ -40,6 +40,7 @@ export function startStandIn({ port = 8788, secret = "", quiet = false } = {}) {
       } catch {}
       const entry = {
         event,
+        bytes: Buffer.byteLength(body),
         summary: String(summary).slice(0, 60),
         idempotency_key: req.headers["idempotency-key"] ?? null,
         delivery_id: req.headers["x-relay-delivery-id"] ?? null,

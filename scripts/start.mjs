@@ -3,7 +3,7 @@
 // D1 migrations locally, starts a packit-service stand-in on 8788 that prints what arrives,
 // runs `wrangler dev` on 8787 (local D1, Queues, R2), registers a demo project and prints a
 // curl that sends it a webhook.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import {
@@ -16,6 +16,7 @@ import {
   RELAY,
   STAND_IN_PORT,
 } from "./local-config.mjs";
+import { startGroup } from "./process-group.mjs";
 import { startStandIn } from "./stand-in.mjs";
 
 const [major, minor] = process.versions.node.split(".").map(Number);
@@ -74,17 +75,18 @@ try {
 console.log(`packit-service stand-in listening on http://127.0.0.1:${STAND_IN_PORT}`);
 
 const port = new URL(RELAY).port;
-const dev = spawn(
+// Its own process group, stopped as a whole on Ctrl-C (scripts/process-group.mjs): no
+// wrangler or workerd outlives `npm start`. stdin is not passed on, so wrangler's hotkeys
+// are off; Ctrl-C stops everything.
+const dev = startGroup(
   "npx",
   ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", ...process.argv.slice(2)],
-  {
-    stdio: ["inherit", "inherit", "inherit"],
-  },
+  { stdio: ["ignore", "inherit", "inherit"], port: Number(port) },
 );
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => dev.kill(signal));
-}
-dev.on("exit", (code) => process.exit(code ?? 0));
+dev.child.on("exit", async (code) => {
+  await dev.stop();
+  process.exit(code ?? 0);
+});
 
 async function ready() {
   for (let i = 0; i < 240; i++) {
