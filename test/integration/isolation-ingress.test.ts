@@ -399,5 +399,5 @@ describe("a body at GitLab's 25 MiB cap", () => {
     expect(outcome.packit[0]?.body === raw).toBe(true);
     const d = await admin("GET", `/deliveries/${outcome.messages[0]?.delivery_id}`);
     expect(field(d.body, "status")).toBe("delivered");
-  });
+  }, 60_000); // 25 MiB through ingress, R2 and the consumer on a shared machine
 });

@@ -8,8 +8,16 @@ import {
   projectPathOf,
   withinNamespace,
 } from "../../src/ingress/git-repo-url";
-import { type Grant, resolveIdentity } from "../../src/ingress/project-identity";
+import { resolveIdentity } from "../../src/ingress/project-identity";
 import { fuzzSeeds } from "../helpers/fuzz-seeds";
+import {
+  grantAndSlots,
+  INSTANCES,
+  model,
+  payloadOf,
+  toGrant,
+  UNIVERSE,
+} from "../helpers/identity-model";
 
 describe("parseGitRepo is ogr's parse_git_repo", () => {
   // Cases from ogr's own tests/unit/test_parsing.py and its docstring.
@@ -109,140 +117,11 @@ describe("strict GitLab paths and URLs", () => {
   });
 });
 
-// ---------------------------------------------------------------------------------------
-// The identity rule against a model: a universe of projects on two instances, a random
-// grant, and a payload whose identity fields each name a random project of the universe
-// (or are absent). The relay must accept exactly when the model says every field agrees
-// with the grant, and then the identity is that project.
-
-const INSTANCES = ["https://gitlab.example.com", "https://salsa.example.org"] as const;
-const UNIVERSE = [
-  { id: 11, path: "team/app" },
-  { id: 12, path: "team/sub/lib" },
-  { id: 13, path: "other/app" },
-  { id: 14, path: "Team/Tool" },
-] as const;
-
-type Ref = { instance: number; project: number };
-type Slot = Ref | null;
-
-const ref = fc.record({
-  instance: fc.integer({ min: 0, max: INSTANCES.length - 1 }),
-  project: fc.integer({ min: 0, max: UNIVERSE.length - 1 }),
-});
-const slot: fc.Arbitrary<Slot> = fc.option(ref, { nil: null, freq: 3 });
-
-const grant = fc.oneof(
-  ref.map((r) => ({ kind: "project" as const, ...r })),
-  fc.record({
-    kind: fc.constant("namespace" as const),
-    instance: fc.integer({ min: 0, max: INSTANCES.length - 1 }),
-    namespace: fc.constantFrom("team", "TEAM", "team/sub", "other"),
-  }),
-);
-
-const FIELDS = [
-  "project.id",
-  "project_id",
-  "project.path_with_namespace",
-  "project.web_url",
-  "project.git_http_url",
-  "project.http_url",
-  "repository.homepage",
-] as const;
-
-function payloadOf(slots: Slot[]): Record<string, unknown> {
-  const project: Record<string, unknown> = {};
-  const payload: Record<string, unknown> = { object_kind: "push", project };
-  FIELDS.forEach((name, i) => {
-    const s = slots[i];
-    if (!s) {
-      return;
-    }
-    const p = UNIVERSE[s.project];
-    const base = `${INSTANCES[s.instance]}/${p?.path}`;
-    const value = {
-      "project.id": p?.id,
-      project_id: p?.id,
-      "project.path_with_namespace": p?.path,
-      "project.web_url": base,
-      "project.git_http_url": `${base}.git`,
-      "project.http_url": `${base}.git`,
-      "repository.homepage": base,
-    }[name];
-    if (name === "project_id") {
-      payload.project_id = value;
-    } else if (name === "repository.homepage") {
-      payload.repository = { homepage: value };
-    } else {
-      project[name.slice("project.".length)] = value;
-    }
-  });
-  return payload;
-}
-
-/** What the relay must decide, from the abstract choices alone. */
-function model(g: GrantChoice, slots: Slot[]) {
-  const present = FIELDS.map((name, i) => ({ name, slot: slots[i] ?? null })).filter(
-    (f): f is { name: (typeof FIELDS)[number]; slot: Ref } => f.slot !== null,
-  );
-  if (present.length === 0) {
-    return { accept: false } as const;
-  }
-  const instance = g.instance;
-  const isId = (n: string) => n === "project.id" || n === "project_id";
-  const ids = present.filter((f) => isId(f.name)).map((f) => f.slot.project);
-  const paths = present.filter((f) => !isId(f.name));
-  // Every URL is on the grant's instance; the path_with_namespace field names no instance.
-  if (paths.some((f) => f.name !== "project.path_with_namespace" && f.slot.instance !== instance)) {
-    return { accept: false } as const;
-  }
-  const pathKey = (p: number) => UNIVERSE[p]?.path.toLowerCase();
-  const namedPaths = new Set(paths.map((f) => pathKey(f.slot.project)));
-  if (namedPaths.size > 1 || new Set(ids).size > 1) {
-    return { accept: false } as const;
-  }
-  const pathProject = paths[0]?.slot.project;
-  const idProject = ids[0];
-  if (g.kind === "project") {
-    if (idProject !== undefined && idProject !== g.project) {
-      return { accept: false } as const;
-    }
-    if (pathProject !== undefined && pathKey(pathProject) !== pathKey(g.project)) {
-      return { accept: false } as const; // a rename GitLab has to confirm
-    }
-    return { accept: true, project: g.project, idKnown: true } as const;
-  }
-  if (pathProject === undefined) {
-    return { accept: false } as const;
-  }
-  const path = UNIVERSE[pathProject]?.path.toLowerCase() ?? "";
-  if (!path.startsWith(`${g.namespace.toLowerCase()}/`)) {
-    return { accept: false } as const;
-  }
-  // Under a namespace grant only the path is authorized: ids must agree with each other,
-  // but the identity carries none.
-  return { accept: true, project: pathProject, idKnown: false } as const;
-}
-
-type GrantChoice =
-  | { kind: "project"; instance: number; project: number }
-  | { kind: "namespace"; instance: number; namespace: string };
-
-function toGrant(g: GrantChoice): Grant {
-  const instanceUrl = INSTANCES[g.instance] ?? "";
-  if (g.kind === "project") {
-    const p = UNIVERSE[g.project];
-    return { kind: "project", instanceUrl, projectId: p?.id ?? 0, path: p?.path ?? "" };
-  }
-  return { kind: "namespace", instanceUrl, namespace: g.namespace };
-}
-
 describe("resolveIdentity against the model", () => {
   it("accepts exactly when every identity field agrees with the grant", () => {
     for (const seed of fuzzSeeds(20261125, 8)) {
       fc.assert(
-        fc.property(grant, fc.array(slot, { minLength: 7, maxLength: 7 }), (g, slots) => {
+        fc.property(grantAndSlots, ([g, slots]) => {
           const expected = model(g, slots);
           const result = resolveIdentity(toGrant(g), payloadOf(slots), undefined);
           if (!expected.accept) {
