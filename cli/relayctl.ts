@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import { normalize } from "../src/events/normalize";
-import { classifyEvent } from "../src/ingress/event-kinds";
-import { claimedProject } from "../src/ingress/project-identity";
+import { classifyEvent } from "../src/gitlab/event-kinds";
+import { claimedProject } from "../src/gitlab/project-identity";
 import { asJsonObject } from "../src/lib/json-object";
 
 export type CliIo = {

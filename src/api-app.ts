@@ -37,6 +37,9 @@ export function bearerAuth(secretOf: (env: Env) => string | undefined): Middlewa
   };
 }
 
+/** An OpenAPI sub-app of the relay (/admin or /api/v1); route modules register on one. */
+export type ApiApp = OpenAPIHono<AppEnv>;
+
 export function createApiApp(options: {
   basePath: string;
   title: string;

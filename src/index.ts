@@ -5,28 +5,22 @@
 import { createApp } from "./app";
 import { readConfig } from "./config";
 import { PURGE_CRON } from "./cron";
-import { consumeDeadLetters, consumeEvents } from "./delivery/consumer";
 import { purgeExpired } from "./delivery/retention";
 import { sweepInbox } from "./events/inbox-sweep";
 import { log } from "./lib/logger";
+import { consumeQueue } from "./queues";
 import { DeliveriesRepo } from "./storage/deliveries-repo";
 import { FeedbackRepo } from "./storage/feedback-repo";
 import { InboxRepo } from "./storage/inbox-repo";
 
 const app = createApp();
 
-const DEAD_LETTER_QUEUE_SUFFIX = "-dlq";
-
 export default {
   fetch: app.fetch,
 
   // Queue bodies are untrusted until the consumer's schema says otherwise.
   async queue(batch, env, _ctx): Promise<void> {
-    if (batch.queue.endsWith(DEAD_LETTER_QUEUE_SUFFIX)) {
-      await consumeDeadLetters(batch, env);
-    } else {
-      await consumeEvents(batch, env);
-    }
+    await consumeQueue(batch, env);
   },
 
   // The purge runs on its own schedule; every other cron sweeps the inbox.

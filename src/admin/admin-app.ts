@@ -2,9 +2,7 @@
  * The admin API under /admin: bearer ADMIN_TOKEN (constant time), zod-validated,
  * described by the OpenAPI document at /admin/openapi.json (public: it holds no secrets).
  */
-import type { OpenAPIHono } from "@hono/zod-openapi";
-import { createApiApp } from "../api-app";
-import type { AppEnv } from "../app-env";
+import { type ApiApp, createApiApp } from "../api-app";
 import { readConfig } from "../config";
 import { registerDeliveryRoutes } from "./deliveries-routes";
 import { registerFeedbackAdminRoutes } from "./feedback-admin-routes";
@@ -13,9 +11,7 @@ import { registerMaintenanceRoutes } from "./maintenance-routes";
 import { registerProjectRoutes } from "./projects-routes";
 import { registerStatsRoutes } from "./stats-routes";
 
-export type AdminApp = OpenAPIHono<AppEnv>;
-
-export function createAdminApp(): AdminApp {
+export function createAdminApp(): ApiApp {
   const admin = createApiApp({
     basePath: "/admin",
     title: "packit-gitlab-relay admin API",

@@ -4,14 +4,16 @@
  * forwarded even if it was delivered, rejected or a duplicate before.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { ApiApp } from "../api-app";
 import { enqueueDeps } from "../deps";
+import { type WebhookMessage, webhookMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
 import { storeMessage } from "../events/enqueue";
-import { type WebhookMessage, webhookMessage } from "../events/queue-message";
 import { sendInBatches } from "../events/send-batches";
 import { fromBase64, toBase64Url, utf8 } from "../lib/encoding";
 import { log } from "../lib/logger";
 import { isoOrNull } from "../lib/time";
+import { errorResponses, idParam, json } from "../openapi";
 import {
   DELIVERY_STATUSES,
   DeliveriesRepo,
@@ -20,8 +22,7 @@ import {
   TARGET_STATUSES,
 } from "../storage/deliveries-repo";
 import { InboxRepo } from "../storage/inbox-repo";
-import type { AdminApp } from "./admin-app";
-import { errorResponses, idParam, json, security } from "./schemas";
+import { security } from "./schemas";
 
 const time = z
   .string()
@@ -176,7 +177,7 @@ async function prepareReplay(repo: DeliveriesRepo, id: string): Promise<WebhookM
   return { ...stored, generation: replay.generation };
 }
 
-export function registerDeliveryRoutes(admin: AdminApp): void {
+export function registerDeliveryRoutes(admin: ApiApp): void {
   admin.openapi(
     createRoute({
       method: "get",

@@ -1,17 +1,18 @@
 /** /admin/feedback: failed feedback can be read and replayed once its cause is fixed. */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { ApiApp } from "../api-app";
 import { enqueueDeps } from "../deps";
+import { FEEDBACK_STATES, feedbackView } from "../domain/feedback-requests";
+import type { FeedbackMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
 import { storeMessage } from "../events/enqueue";
-import type { FeedbackMessage } from "../events/queue-message";
-import { toView } from "../feedback/feedback-routes";
-import { FEEDBACK_STATES, feedbackView } from "../feedback/feedback-schemas";
+import { toView } from "../feedback/feedback-view";
+import { errorResponses, idParam, json } from "../openapi";
 import { FeedbackRepo } from "../storage/feedback-repo";
-import type { AdminApp } from "./admin-app";
 import { audit } from "./audit";
-import { errorResponses, idParam, json, security } from "./schemas";
+import { security } from "./schemas";
 
-export function registerFeedbackAdminRoutes(admin: AdminApp): void {
+export function registerFeedbackAdminRoutes(admin: ApiApp): void {
   admin.openapi(
     createRoute({
       method: "get",

@@ -1,22 +1,15 @@
 /** /admin/instances: register the GitLab instances the relay talks to, with their API tokens. */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { ApiApp } from "../api-app";
 import { readConfig } from "../config";
 import { AppError } from "../errors";
 import { encrypt } from "../lib/crypto";
 import { normalizeInstanceUrl } from "../lib/instance-url";
+import { apiTokenContext } from "../lib/secret-contexts";
+import { errorResponses, idParam, json } from "../openapi";
 import { InstancesRepo, toInstance } from "../storage/instances-repo";
-import { apiTokenContext } from "../storage/secret-contexts";
-import type { AdminApp } from "./admin-app";
 import { audit } from "./audit";
-import {
-  createInstanceSchema,
-  errorResponses,
-  idParam,
-  instanceSchema,
-  json,
-  security,
-  updateInstanceSchema,
-} from "./schemas";
+import { createInstanceSchema, instanceSchema, security, updateInstanceSchema } from "./schemas";
 
 export function requireEncryptionKey(env: Env): string {
   const key = readConfig(env).ENCRYPTION_KEY;
@@ -34,7 +27,7 @@ export function instanceUrlOrThrow(env: Env, input: string): string {
   return result.url;
 }
 
-export function registerInstanceRoutes(admin: AdminApp): void {
+export function registerInstanceRoutes(admin: ApiApp): void {
   admin.openapi(
     createRoute({
       method: "post",

@@ -3,15 +3,16 @@
  * stored secret under the new key, so the old one can then be removed.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { ApiApp } from "../api-app";
 import { decrypt, encrypt } from "../lib/crypto";
 import { log } from "../lib/logger";
+import { errorResponses, json } from "../openapi";
 import { SealedSecretsRepo } from "../storage/sealed-secrets-repo";
-import type { AdminApp } from "./admin-app";
 import { audit } from "./audit";
 import { requireEncryptionKey } from "./instances-routes";
-import { errorResponses, json, security } from "./schemas";
+import { security } from "./schemas";
 
-export function registerMaintenanceRoutes(admin: AdminApp): void {
+export function registerMaintenanceRoutes(admin: ApiApp): void {
   admin.openapi(
     createRoute({
       method: "post",

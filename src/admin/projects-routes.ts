@@ -3,23 +3,21 @@
  * subgroups), hand out its webhook token once, rotate and revoke tokens.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { ApiApp } from "../api-app";
 import { readConfig } from "../config";
 import { AppError } from "../errors";
 import { forgetTokens } from "../ingress/authenticate";
 import { WEBHOOK_PATHS } from "../ingress/webhook-route";
 import { encrypt } from "../lib/crypto";
+import { projectTokenContext, signingSecretContext } from "../lib/secret-contexts";
+import { errorResponses, idParam, json } from "../openapi";
 import { InstancesRepo } from "../storage/instances-repo";
 import { ProjectsRepo, type RegistrationRow } from "../storage/projects-repo";
-import { projectTokenContext, signingSecretContext } from "../storage/secret-contexts";
-import type { AdminApp } from "./admin-app";
 import { audit } from "./audit";
 import { instanceUrlOrThrow, requireEncryptionKey } from "./instances-routes";
 import {
   createdProjectSchema,
   createProjectSchema,
-  errorResponses,
-  idParam,
-  json,
   projectSchema,
   rotatedTokenSchema,
   rotateTokenSchema,
@@ -77,7 +75,7 @@ function gitlabSettings(row: RegistrationRow, webhookUrl: string, token: string,
   };
 }
 
-export function registerProjectRoutes(admin: AdminApp): void {
+export function registerProjectRoutes(admin: ApiApp): void {
   admin.openapi(
     createRoute({
       method: "post",

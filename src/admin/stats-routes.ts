@@ -1,8 +1,9 @@
 /** GET /admin/stats: what the relay did in the last hour, per project and event kind. */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { ApiApp } from "../api-app";
+import { errorResponses, json } from "../openapi";
 import { DeliveriesRepo, type DeliveryStatus } from "../storage/deliveries-repo";
-import type { AdminApp } from "./admin-app";
-import { errorResponses, json, security } from "./schemas";
+import { security } from "./schemas";
 
 const WINDOW_MS = 3600 * 1000;
 
@@ -38,7 +39,7 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   return sorted[Math.min(sorted.length, Math.max(rank, 1)) - 1] ?? null;
 }
 
-export function registerStatsRoutes(admin: AdminApp): void {
+export function registerStatsRoutes(admin: ApiApp): void {
   admin.openapi(
     createRoute({
       method: "get",

@@ -1,8 +1,7 @@
 /**
- * The events queue consumer: for each message, claim it in the delivery log (dedupe),
- * normalize, forward to every configured destination, and record the outcome before the
- * message is acked. Each message is handled on its own: one bad message never makes the
- * batch's good ones retry.
+ * Delivering one webhook message: claim it in the delivery log (dedupe), normalize, forward
+ * to every configured destination, and record the outcome (decided by the pure core in
+ * delivery-outcome.ts) before the message is acked. The batch is routed in src/queues.ts.
  *
  * What a crash between two steps does: before the claim, the message comes back and is
  * claimed then. Between a forward and its record, the message comes back and is forwarded
@@ -10,12 +9,11 @@
  * and the ack, the message comes back, finds a finished delivery and is acked unforwarded.
  */
 import { type Config, readConfig } from "../config";
+import type { QueueDecision } from "../domain/queue-decision";
+import type { WebhookMessage } from "../domain/queue-message";
 import { normalize } from "../events/normalize";
-import { type FeedbackMessage, queueMessage, type WebhookMessage } from "../events/queue-message";
-import { feedbackDeps } from "../feedback/feedback-deps";
-import { processFeedback } from "../feedback/process-feedback";
-import { parseGitRepo } from "../ingress/git-repo-url";
-import { identityFields } from "../ingress/project-identity";
+import { parseGitRepo } from "../gitlab/git-repo-url";
+import { identityFields } from "../gitlab/project-identity";
 import { sha256Hex } from "../lib/crypto";
 import { utf8 } from "../lib/encoding";
 import { asJsonObject } from "../lib/json-object";
@@ -28,9 +26,7 @@ import {
   type DeliveryStatus,
   TERMINAL,
 } from "../storage/deliveries-repo";
-import { FeedbackRepo } from "../storage/feedback-repo";
-import { ProjectsRepo } from "../storage/projects-repo";
-import { backoffSeconds, RETRY_WINDOW_MS } from "./backoff";
+import { decideOutcome, needsAttempt, targetStatusOf } from "./delivery-outcome";
 import {
   configuredDestinations,
   type Destination,
@@ -83,8 +79,6 @@ export type ConsumerDeps = {
   random: () => number;
 };
 
-export type Decision = { action: "ack" } | { action: "retry"; delaySeconds: number };
-
 export function consumerDeps(env: Env): ConsumerDeps {
   return {
     deliveries: new DeliveriesRepo(env.DB),
@@ -127,6 +121,11 @@ export function contentHash(message: WebhookMessage): Promise<string> {
   );
 }
 
+/** A claim for recording a dead letter: whatever copy may hold a lease, the queue gave up. */
+export function claimForDeadLetter(message: WebhookMessage, deps: ConsumerDeps) {
+  return claim(message, deps, crypto.randomUUID());
+}
+
 async function claim(message: WebhookMessage, deps: ConsumerDeps, leaseOwner: string) {
   const now = deps.now();
   return deps.deliveries.claim(
@@ -140,7 +139,7 @@ async function claim(message: WebhookMessage, deps: ConsumerDeps, leaseOwner: st
 }
 
 /** Delivers one message and says whether to ack it or retry it later. */
-export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Promise<Decision> {
+export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Promise<QueueDecision> {
   const lease = crypto.randomUUID();
   const { delivery, targets, leased } = await claim(message, deps, lease);
   const id = delivery.id;
@@ -227,8 +226,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
   const packitRepo = message.packit !== undefined ? message.packit : packitRepoOf(payload);
 
   for (const destination of destinations) {
-    const before = prior.get(destination);
-    if (before === "delivered" || before === "skipped" || before === "rejected") {
+    if (!needsAttempt(prior.get(destination))) {
       continue;
     }
     const prepared: Prepared =
@@ -249,16 +247,10 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
       continue;
     }
     const result = await attempt(prepared.request, deps.fetcher, deps.now);
-    const targetStatus =
-      result.outcome === "delivered"
-        ? "delivered"
-        : result.outcome === "transient"
-          ? "retrying"
-          : "rejected";
     records.push(
       record(
         destination,
-        targetStatus,
+        targetStatusOf(result.outcome),
         result.outcome,
         result.statusCode,
         result.error,
@@ -277,76 +269,29 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     });
   }
 
-  const statusOf = (d: Destination) =>
-    records.find((r) => r.destination === d)?.targetStatus ?? prior.get(d) ?? "pending";
-  const states = destinations.map(statusOf);
-  const last = records.findLast((r) => r.targetStatus !== "delivered") ?? records.at(-1);
-  const summary = {
-    attempted: records.some((r) => r.outcome !== "skipped"),
-    lastStatusCode: last?.statusCode ?? null,
-    lastError: last?.error ?? null,
-  };
   const now = deps.now();
-
-  if (states.includes("retrying")) {
-    const firstAttemptAt = delivery.first_attempt_at ?? now;
-    if (now - firstAttemptAt >= RETRY_WINDOW_MS) {
-      const deadRecords = records.map((r) =>
-        r.targetStatus === "retrying" ? { ...r, targetStatus: "dead" as const } : r,
-      );
-      await deps.deliveries.record(
-        id,
-        delivery.generation,
-        deadRecords,
-        {
-          status: "dead",
-          reason: "destinations kept failing for 24 hours",
-          ...summary,
-        },
-        now,
-        lease,
-      );
-      log("error", "delivery dead", logFields);
-      return { action: "ack" };
-    }
-    const delaySeconds = backoffSeconds(delivery.attempts + 1, deps.random, retryAfter);
-    await deps.deliveries.record(
-      id,
-      delivery.generation,
-      records,
-      {
-        status: "retrying",
-        nextAttemptAt: now + delaySeconds * 1000,
-        ...summary,
-      },
-      now,
-      lease,
-    );
-    return { action: "retry", delaySeconds };
-  }
-  const status: DeliveryStatus = states.includes("rejected")
-    ? "rejected"
-    : states.every((s) => s === "skipped")
-      ? "skipped"
-      : "delivered";
-  const reason =
-    status === "rejected"
-      ? "a destination refused the event"
-      : status === "skipped"
-        ? records
-            .map((r) => r.error)
-            .filter(Boolean)
-            .join("; ") || null
-        : null;
+  const outcome = decideOutcome({
+    destinations,
+    prior,
+    records,
+    retryAfterSeconds: retryAfter,
+    attempts: delivery.attempts,
+    firstAttemptAt: delivery.first_attempt_at,
+    now,
+    random: deps.random,
+  });
   await deps.deliveries.record(
     id,
     delivery.generation,
-    records,
-    { status, reason, ...summary },
+    outcome.records,
+    outcome.finish,
     now,
     lease,
   );
-  return { action: "ack" };
+  if (outcome.finish.status === "dead") {
+    log("error", "delivery dead", logFields);
+  }
+  return outcome.decision;
 }
 
 /**
@@ -367,131 +312,4 @@ function record(
   durationMs: number,
 ): AttemptRecord {
   return { destination, targetStatus, outcome, statusCode, error, durationMs };
-}
-
-async function touchTokens(messages: readonly WebhookMessage[], env: Env): Promise<void> {
-  const uses = new Map<string, number>();
-  for (const message of messages) {
-    if (message.registration.kind !== "legacy_jwt") {
-      const seen = uses.get(message.registration.token_id) ?? 0;
-      uses.set(message.registration.token_id, Math.max(seen, message.received_at));
-    }
-  }
-  try {
-    await new ProjectsRepo(env.DB).touchTokens(uses);
-  } catch (err) {
-    log("warn", "could not record token use", { error: String(err) });
-  }
-}
-
-function parseAll(batch: MessageBatch<unknown>) {
-  const valid: { raw: Message<unknown>; message: WebhookMessage }[] = [];
-  const feedback: { raw: Message<unknown>; message: FeedbackMessage }[] = [];
-  for (const raw of batch.messages) {
-    const parsed = queueMessage.safeParse(raw.body);
-    if (parsed.success) {
-      const message = parsed.data;
-      if (message.type === "gitlab_webhook") {
-        valid.push({ raw, message });
-      } else {
-        feedback.push({ raw, message });
-      }
-    } else {
-      // Retrying cannot fix a message that fails the schema.
-      log("error", "malformed queue message acked", {
-        queue: batch.queue,
-        queue_message_id: raw.id,
-        issue: parsed.error.issues[0]?.message,
-      });
-      raw.ack();
-    }
-  }
-  return { valid, feedback };
-}
-
-export async function consumeEvents(
-  batch: MessageBatch<unknown>,
-  env: Env,
-  deps: ConsumerDeps = consumerDeps(env),
-): Promise<void> {
-  const { valid, feedback } = parseAll(batch);
-  await touchTokens(
-    valid.map((v) => v.message),
-    env,
-  );
-  await Promise.all([
-    ...valid.map(async ({ raw, message }) => {
-      try {
-        const decision = await deliver(message, deps);
-        if (decision.action === "ack") {
-          raw.ack();
-        } else {
-          raw.retry({ delaySeconds: decision.delaySeconds });
-        }
-      } catch (err) {
-        log("error", "delivery failed unexpectedly; retrying", {
-          delivery_id: message.delivery_id,
-          error: String(err),
-        });
-        raw.retry({ delaySeconds: backoffSeconds(raw.attempts, deps.random) });
-      }
-    }),
-    ...feedback.map(async ({ raw, message }) => {
-      try {
-        const decision = await processFeedback(message.feedback_id, feedbackDeps(env));
-        if (decision.action === "ack") {
-          raw.ack();
-        } else {
-          raw.retry({ delaySeconds: decision.delaySeconds });
-        }
-      } catch (err) {
-        log("error", "feedback failed unexpectedly; retrying", {
-          feedback_id: message.feedback_id,
-          error: String(err),
-        });
-        raw.retry({ delaySeconds: backoffSeconds(raw.attempts, deps.random) });
-      }
-    }),
-  ]);
-}
-
-/** Messages that exhausted the queue's retries: recorded as dead, replayable from admin. */
-export async function consumeDeadLetters(
-  batch: MessageBatch<unknown>,
-  env: Env,
-  deps: ConsumerDeps = consumerDeps(env),
-): Promise<void> {
-  const { valid, feedback } = parseAll(batch);
-  for (const { raw, message } of feedback) {
-    await new FeedbackRepo(env.DB).record(
-      message.feedback_id,
-      { state: "failed", attempted: false, lastError: "queue retries exhausted" },
-      deps.now(),
-    );
-    raw.ack();
-  }
-  for (const { raw, message } of valid) {
-    try {
-      // Forced: whatever copy may still hold a lease, the queue has given up on this one.
-      const { delivery } = await claim(message, deps, crypto.randomUUID());
-      await deps.deliveries.record(
-        delivery.id,
-        delivery.generation,
-        [],
-        {
-          status: "dead",
-          reason: "queue retries exhausted",
-        },
-        deps.now(),
-      );
-      log("error", "delivery dead-lettered", { delivery_id: message.delivery_id });
-      raw.ack();
-    } catch (err) {
-      log("error", "could not record a dead letter; retrying", {
-        delivery_id: message.delivery_id,
-        error: String(err),
-      });
-      raw.retry();
-    }
-  }
 }

@@ -13,9 +13,9 @@
  */
 import { SignJWT } from "jose";
 import type { Config } from "../config";
+import type { WebhookMessage } from "../domain/queue-message";
 import type { NormalizedEvent } from "../events/normalized-event";
-import type { WebhookMessage } from "../events/queue-message";
-import { KIND_HEADER, type RelayedKind } from "../ingress/event-kinds";
+import { KIND_HEADER, type RelayedKind } from "../gitlab/event-kinds";
 import { utf8 } from "../lib/encoding";
 import { importSigningKey, signHeaders, signingKeyBytes } from "../lib/standard-webhooks";
 import { USER_AGENT } from "../version";

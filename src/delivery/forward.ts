@@ -3,10 +3,10 @@
  * errors and timeouts transient; any other status (3xx included: redirects are not
  * followed) permanent.
  */
-import { parseRetryAfter } from "./backoff";
+import { parseRetryAfter } from "../lib/backoff";
+import { truncate } from "../lib/text";
 
 export const FORWARD_TIMEOUT_MS = 15_000;
-const ERROR_TEXT_LIMIT = 500;
 
 export type AttemptOutcome = "delivered" | "transient" | "permanent";
 
@@ -26,10 +26,6 @@ export function classifyStatus(status: number): AttemptOutcome {
     return "transient";
   }
   return "permanent";
-}
-
-export function truncate(text: string, limit = ERROR_TEXT_LIMIT): string {
-  return text.length > limit ? `${text.slice(0, limit)}…` : text;
 }
 
 export async function attempt(

@@ -3,12 +3,13 @@
  * refuses. Bodies too large for a queue message go to R2 first and the message carries
  * the key. Resolves only once one store holds the event; otherwise throws 503.
  */
+
+import type { QueueMessage, WebhookMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
 import { utf8 } from "../lib/encoding";
 import { log } from "../lib/logger";
 import { bodyKey, putBody } from "../storage/bodies";
 import type { InboxRepo } from "../storage/inbox-repo";
-import type { QueueMessage, WebhookMessage } from "./queue-message";
 
 /** Queues take 128 KB per message, about 100 B of it metadata: keep a wide margin. */
 export const MAX_MESSAGE_BYTES = 100_000;

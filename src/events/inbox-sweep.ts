@@ -3,9 +3,10 @@
  * send succeeded; a crash in between re-sends it next time, and the consumer's dedupe
  * key makes that harmless.
  */
+
+import { type QueueMessage, queueMessage } from "../domain/queue-message";
 import { log } from "../lib/logger";
 import type { InboxRepo } from "../storage/inbox-repo";
-import { type QueueMessage, queueMessage } from "./queue-message";
 import { type Outgoing, sendInBatches } from "./send-batches";
 
 const SWEEP_LIMIT = 500;

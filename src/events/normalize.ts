@@ -6,7 +6,7 @@
  * event of its kind is rejected.
  */
 import { z } from "zod";
-import type { RelayedKind } from "../ingress/event-kinds";
+import type { RelayedKind } from "../gitlab/event-kinds";
 import {
   type EventBase,
   NORMALIZED_SCHEMA_VERSION,

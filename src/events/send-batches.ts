@@ -1,6 +1,7 @@
 /** Sends queue messages in batches within Queues' limits (100 messages, 256 KB per batch). */
+
+import type { QueueMessage } from "../domain/queue-message";
 import { utf8 } from "../lib/encoding";
-import type { QueueMessage } from "./queue-message";
 
 const BATCH_MESSAGES = 100;
 const BATCH_BYTES = 240_000;

@@ -6,8 +6,8 @@
  * commit's project and, for fallbacks, the merge request's.
  */
 import { AppError } from "../errors";
+import { withinNamespace } from "../gitlab/git-repo-url";
 import type { LookupInstance, ProjectLookup } from "../gitlab/project-lookup";
-import { withinNamespace } from "../ingress/git-repo-url";
 import type { ProjectsRepo } from "../storage/projects-repo";
 
 export async function requireCoverage(

@@ -5,22 +5,10 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { errorResponses, idParam, json } from "../admin/schemas";
 import { createApiApp } from "../api-app";
 import type { AppEnv } from "../app-env";
 import { readConfig } from "../config";
 import { enqueueDeps } from "../deps";
-import { AppError } from "../errors";
-import { storeMessage } from "../events/enqueue";
-import type { FeedbackMessage } from "../events/queue-message";
-import { gitlabProjectLookup } from "../gitlab/project-lookup";
-import { normalizeInstanceUrl } from "../lib/instance-url";
-import { isoOrNull } from "../lib/time";
-import { FeedbackRepo, type FeedbackRow } from "../storage/feedback-repo";
-import { InstancesRepo } from "../storage/instances-repo";
-import { ProjectsRepo } from "../storage/projects-repo";
-import { requireCoverage } from "./coverage";
-import { feedbackDeps } from "./feedback-deps";
 import {
   type FeedbackView,
   feedbackView,
@@ -30,7 +18,19 @@ import {
   reactionRequest,
   type StatusRequest,
   statusRequest,
-} from "./feedback-schemas";
+} from "../domain/feedback-requests";
+import type { FeedbackMessage } from "../domain/queue-message";
+import { AppError } from "../errors";
+import { storeMessage } from "../events/enqueue";
+import { gitlabProjectLookup } from "../gitlab/project-lookup";
+import { normalizeInstanceUrl } from "../lib/instance-url";
+import { errorResponses, idParam, json } from "../openapi";
+import { FeedbackRepo } from "../storage/feedback-repo";
+import { InstancesRepo } from "../storage/instances-repo";
+import { ProjectsRepo } from "../storage/projects-repo";
+import { requireCoverage } from "./coverage";
+import { feedbackDeps } from "./feedback-deps";
+import { toView } from "./feedback-view";
 import { noteTarget } from "./gitlab-api";
 import { processFeedback } from "./process-feedback";
 
@@ -41,22 +41,6 @@ const waitQuery = z.object({
     .optional()
     .openapi({ description: "perform the call before answering (falls back to queued)" }),
 });
-
-export function toView(row: FeedbackRow): FeedbackView {
-  return {
-    id: row.id,
-    type: row.type,
-    state: row.state,
-    attempts: row.attempts,
-    gitlab_status: row.gitlab_status,
-    gitlab_id: row.gitlab_id,
-    fallback: row.fallback,
-    last_error: row.last_error,
-    created_at: new Date(row.created_at).toISOString(),
-    updated_at: new Date(row.updated_at).toISOString(),
-    next_attempt_at: isoOrNull(row.next_attempt_at),
-  };
-}
 
 type Accepted =
   | { type: "status"; request: StatusRequest }

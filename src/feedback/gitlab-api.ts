@@ -3,10 +3,10 @@
  * §3). Building and classifying are pure; `callGitlab` is the one place that fetches.
  */
 import { z } from "zod";
-import { parseRetryAfter } from "../delivery/backoff";
-import { truncate } from "../delivery/forward";
+import type { NoteRequest, ReactionRequest, StatusRequest } from "../domain/feedback-requests";
+import { parseRetryAfter } from "../lib/backoff";
+import { truncate } from "../lib/text";
 import { USER_AGENT } from "../version";
-import type { NoteRequest, ReactionRequest, StatusRequest } from "./feedback-schemas";
 
 export const GITLAB_TIMEOUT_MS = 15_000;
 const DESCRIPTION_LIMIT = 255;

@@ -10,13 +10,13 @@
  * - 401 marks the credential broken and fails at once.
  */
 import type { Config } from "../config";
-import { backoffSeconds } from "../delivery/backoff";
+import { type NoteRequest, type StatusRequest, storedRequest } from "../domain/feedback-requests";
+import { backoffSeconds } from "../lib/backoff";
 import { decrypt } from "../lib/crypto";
 import { log } from "../lib/logger";
+import { apiTokenContext, projectTokenContext } from "../lib/secret-contexts";
 import type { FeedbackOutcome, FeedbackRepo, FeedbackRow } from "../storage/feedback-repo";
 import { NO_CREDENTIAL } from "../storage/instances-repo";
-import { apiTokenContext, projectTokenContext } from "../storage/secret-contexts";
-import { type NoteRequest, type StatusRequest, storedRequest } from "./feedback-schemas";
 import {
   type Classified,
   callGitlab,

@@ -8,8 +8,8 @@ import { z } from "zod";
 import { AppError } from "../errors";
 import { decrypt } from "../lib/crypto";
 import { log } from "../lib/logger";
+import { apiTokenContext } from "../lib/secret-contexts";
 import { TtlCache } from "../lib/ttl-cache";
-import { apiTokenContext } from "../storage/secret-contexts";
 import { USER_AGENT } from "../version";
 
 const LOOKUP_TIMEOUT_MS = 5_000;

@@ -9,9 +9,9 @@
  * scoped key is what the delivery log claims and what destinations receive as
  * Idempotency-Key / CloudEvent id. Project A sending B's key claims nothing of B's.
  */
-import type { WebhookMessage } from "../events/queue-message";
+import type { WebhookMessage } from "../domain/queue-message";
+import type { Identity } from "../gitlab/project-identity";
 import { sha256Hex } from "../lib/crypto";
-import type { Identity } from "./project-identity";
 
 export type DedupeKey = {
   key: string;

@@ -4,7 +4,7 @@
  * either), and reads back the row and its destinations.
  */
 import { z } from "zod";
-import type { WebhookMessage } from "../events/queue-message";
+import type { WebhookMessage } from "../domain/queue-message";
 
 export const DELIVERY_STATUSES = [
   "queued",

@@ -3,7 +3,7 @@
  * the notes the relay may edit, the notes budget, and credential health.
  */
 import { z } from "zod";
-import { FEEDBACK_STATES } from "../feedback/feedback-schemas";
+import { FEEDBACK_STATES } from "../domain/feedback-requests";
 import { maskString } from "../lib/logger";
 
 const feedbackRow = z.object({

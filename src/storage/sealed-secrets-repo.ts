@@ -1,6 +1,6 @@
 /** Every encrypted column, for re-encrypting them under a new ENCRYPTION_KEY. */
 import { z } from "zod";
-import { apiTokenContext, projectTokenContext, signingSecretContext } from "./secret-contexts";
+import { apiTokenContext, projectTokenContext, signingSecretContext } from "../lib/secret-contexts";
 
 export type SealedSecret = {
   table: "instances" | "projects";

@@ -7,7 +7,7 @@ import {
   type QueueMessage,
   queueMessage,
   type WebhookMessage,
-} from "../../src/events/queue-message";
+} from "../../src/domain/queue-message";
 import worker from "../../src/index";
 import { sendWebhook, type WebhookInput } from "./webhooks";
 

@@ -1,7 +1,7 @@
 /** Calling the feedback API as packit-service would. */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { feedbackView } from "../../src/feedback/feedback-schemas";
+import { feedbackView } from "../../src/domain/feedback-requests";
 import { admin, field } from "./admin";
 import { capturingQueue, consume } from "./deliveries";
 import { newScope, type Recorded, received } from "./doubles";

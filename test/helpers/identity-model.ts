@@ -5,7 +5,7 @@
  * agrees with the grant, and then the identity is that project.
  */
 import fc from "fast-check";
-import type { Grant } from "../../src/ingress/project-identity";
+import type { Grant } from "../../src/gitlab/project-identity";
 
 export const INSTANCES = ["https://gitlab.example.com", "https://salsa.example.org"] as const;
 export const UNIVERSE = [

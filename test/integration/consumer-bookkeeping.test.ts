@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { webhookMessage } from "../../src/events/queue-message";
+import { webhookMessage } from "../../src/domain/queue-message";
 import worker from "../../src/index";
 import { admin, field, registerProject } from "../helpers/admin";
 import { push } from "../helpers/gitlab-payloads";

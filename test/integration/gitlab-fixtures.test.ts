@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { classifyEvent } from "../../src/ingress/event-kinds";
-import { claimedProject } from "../../src/ingress/project-identity";
+import { classifyEvent } from "../../src/gitlab/event-kinds";
+import { claimedProject } from "../../src/gitlab/project-identity";
 import { admin, field, registerProject } from "../helpers/admin";
 import { asJson } from "../helpers/relay";
 import { sendWebhook } from "../helpers/webhooks";

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { type WebhookMessage, webhookMessage } from "../../src/events/queue-message";
+import { type WebhookMessage, webhookMessage } from "../../src/domain/queue-message";
 import worker from "../../src/index";
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
 import { ignoredEvents, mergeRequest, note, push, relayedEvents } from "../helpers/gitlab-payloads";

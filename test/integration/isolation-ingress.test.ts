@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type WebhookMessage, webhookMessage } from "../../src/events/queue-message";
+import { type WebhookMessage, webhookMessage } from "../../src/domain/queue-message";
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
 import { consume } from "../helpers/deliveries";
 import { destinations, gitlabProjects, newScope, received } from "../helpers/doubles";

@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { webhookMessage } from "../../src/events/queue-message";
+import { webhookMessage } from "../../src/domain/queue-message";
 import { registerNamespace, registerProject } from "../helpers/admin";
 import { consume } from "../helpers/deliveries";
 import { destinations, newScope, received } from "../helpers/doubles";

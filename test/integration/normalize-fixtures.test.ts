@@ -4,8 +4,8 @@ import { z } from "zod";
 import publishedSchema from "../../schemas/normalized-event.v1.json";
 import { normalize } from "../../src/events/normalize";
 import { normalizedEvent } from "../../src/events/normalized-event";
-import { classifyEvent } from "../../src/ingress/event-kinds";
-import { claimedProject } from "../../src/ingress/project-identity";
+import { classifyEvent } from "../../src/gitlab/event-kinds";
+import { claimedProject } from "../../src/gitlab/project-identity";
 
 const fixtures = env.TEST_GITLAB_FIXTURES;
 

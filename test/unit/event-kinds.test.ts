@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyEvent } from "../../src/ingress/event-kinds";
+import { classifyEvent } from "../../src/gitlab/event-kinds";
 
 describe("classifyEvent", () => {
   it.each([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type NormalizeInput, normalize } from "../../src/events/normalize";
 import { normalizedEvent } from "../../src/events/normalized-event";
-import type { RelayedKind } from "../../src/ingress/event-kinds";
+import type { RelayedKind } from "../../src/gitlab/event-kinds";
 import {
   issue,
   mergeRequest,

@@ -7,8 +7,8 @@ import {
   parseGitRepo,
   projectPathOf,
   withinNamespace,
-} from "../../src/ingress/git-repo-url";
-import { resolveIdentity } from "../../src/ingress/project-identity";
+} from "../../src/gitlab/git-repo-url";
+import { resolveIdentity } from "../../src/gitlab/project-identity";
 import { fuzzSeeds } from "../helpers/fuzz-seeds";
 import {
   grantAndSlots,

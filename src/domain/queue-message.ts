@@ -4,7 +4,7 @@
  * Validated on both sides; a message that fails the schema is recorded, never retried.
  */
 import { z } from "zod";
-import { RELAYED_KINDS } from "../ingress/event-kinds";
+import { RELAYED_KINDS } from "../gitlab/event-kinds";
 
 const registrationRef = z.discriminatedUnion("kind", [
   z.object({
