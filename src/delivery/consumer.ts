@@ -12,6 +12,7 @@ import { type Config, readConfig } from "../config";
 import type { QueueDecision } from "../domain/queue-decision";
 import type { WebhookMessage } from "../domain/queue-message";
 import { normalize } from "../events/normalize";
+import { eventContentHash } from "../gitlab/content-hash";
 import { parseGitRepo } from "../gitlab/git-repo-url";
 import { identityFields } from "../gitlab/project-identity";
 import { sha256Hex } from "../lib/crypto";
@@ -106,19 +107,14 @@ export async function loadBody(
   return (await sha256Hex(bytes)) === message.body.sha256 ? bytes : null;
 }
 
-/**
- * One event, whichever hook (project or group) reported it: the authorized identity, the
- * kind and the exact bytes.
- */
 export function contentHash(message: WebhookMessage): Promise<string> {
-  return sha256Hex(
-    [
-      message.instance_url ?? "",
-      message.project.path?.toLowerCase() ?? message.project.id ?? "",
-      message.kind,
-      message.body.sha256,
-    ].join("\n"),
-  );
+  return eventContentHash({
+    instanceUrl: message.instance_url,
+    projectPath: message.project.path,
+    projectId: message.project.id,
+    kind: message.kind,
+    bodySha256: message.body.sha256,
+  });
 }
 
 /** A claim for recording a dead letter: whatever copy may hold a lease, the queue gave up. */

@@ -10,6 +10,7 @@
  * Idempotency-Key / CloudEvent id. Project A sending B's key claims nothing of B's.
  */
 import type { WebhookMessage } from "../domain/queue-message";
+import { eventContentHash } from "../gitlab/content-hash";
 import type { Identity } from "../gitlab/project-identity";
 import { sha256Hex } from "../lib/crypto";
 
@@ -55,11 +56,12 @@ export async function dedupeKey(input: {
       source: "idempotency-key",
     };
   }
-  const material = [
-    input.instanceUrl ?? "",
-    input.projectPath?.toLowerCase() ?? input.projectId ?? "",
-    input.event,
-    input.bodySha256,
-  ].join("\n");
-  return { key: `sha256:${await sha256Hex(material)}`, source: "content-hash" };
+  const hash = await eventContentHash({
+    instanceUrl: input.instanceUrl,
+    projectPath: input.projectPath,
+    projectId: input.projectId,
+    kind: input.event,
+    bodySha256: input.bodySha256,
+  });
+  return { key: `sha256:${hash}`, source: "content-hash" };
 }
