@@ -32,14 +32,28 @@ export class AppError extends Error {
   override name = "AppError";
   readonly status: ErrorStatus;
 
+  /** `cause`: the underlying error, logged (with its stack) but never shown to the client. */
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.status = STATUS[code];
   }
+}
+
+/** An error and its causes as log fields: name, message and stack, never a secret's value. */
+export function errorFields(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) {
+    return { error: String(err) };
+  }
+  return {
+    error: `${err.name}: ${err.message}`,
+    stack: err.stack,
+    ...(err.cause !== undefined ? { cause: errorFields(err.cause) } : {}),
+  };
 }
 
 export function errorBody(code: ErrorCode, message: string, requestId: string) {
@@ -51,7 +65,10 @@ function fromHttpException(err: HTTPException): AppError {
   return new AppError(code ?? "bad_request", err.message || "request rejected");
 }
 
-/** Hono's onError: own errors as they are, framework errors mapped, the rest a bare 500. */
+/**
+ * Hono's onError: own errors as they are, framework errors mapped, the rest a bare 500.
+ * Every 5xx and every unknown error is logged here, once, with its stack and cause.
+ */
 export function renderError(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get("requestId") ?? "unknown";
   let appError: AppError;
@@ -60,11 +77,14 @@ export function renderError(err: unknown, c: Context<AppEnv>): Response {
   } else if (err instanceof HTTPException) {
     appError = fromHttpException(err);
   } else {
-    log("error", "unhandled error", {
+    appError = new AppError("internal_error", "internal error", {}, { cause: err });
+  }
+  if (appError.status >= 500) {
+    log("error", appError.code === "internal_error" ? "unhandled error" : "request failed", {
       request_id: requestId,
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      path: c.req.path,
+      ...errorFields(appError.cause ?? appError),
     });
-    appError = new AppError("internal_error", "internal error");
   }
   return c.json(errorBody(appError.code, appError.message, requestId), appError.status, {
     ...appError.headers,

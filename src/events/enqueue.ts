@@ -45,13 +45,12 @@ export async function buildMessage(
   try {
     await putBody(bodies, key, body.bytes, body.sha256);
   } catch (err) {
-    log("error", "R2 refused a webhook body", {
-      delivery_id: draft.delivery_id,
-      error: String(err),
-    });
-    throw new AppError("unavailable", "the relay cannot store this event right now", {
-      "Retry-After": "30",
-    });
+    throw new AppError(
+      "unavailable",
+      "the relay cannot store this event right now",
+      { "Retry-After": "30" },
+      { cause: err },
+    );
   }
   const message: WebhookMessage = { ...draft, body: { storage: "r2", key, ...meta } };
   return { message, serialized: JSON.stringify(message) };
@@ -78,12 +77,11 @@ export async function storeMessage(
     await deps.inbox.insert(id, serialized, now);
     return "inbox";
   } catch (inboxError) {
-    log("error", "neither the queue nor the inbox took a message", {
-      id,
-      error: String(inboxError),
-    });
-    throw new AppError("unavailable", "the relay cannot store this event right now", {
-      "Retry-After": "30",
-    });
+    throw new AppError(
+      "unavailable",
+      "the relay cannot store this event right now",
+      { "Retry-After": "30" },
+      { cause: inboxError },
+    );
   }
 }

@@ -25,10 +25,13 @@ export function forgetProjectPaths(): void {
   cache.clear();
 }
 
-function unavailable(reason: string): AppError {
-  return new AppError("unavailable", `GitLab could not confirm the project: ${reason}`, {
-    "Retry-After": "60",
-  });
+function unavailable(reason: string, cause?: unknown): AppError {
+  return new AppError(
+    "unavailable",
+    `GitLab could not confirm the project: ${reason}`,
+    { "Retry-After": "60" },
+    { cause },
+  );
 }
 
 export function gitlabProjectLookup(deps: {
@@ -49,8 +52,8 @@ export function gitlabProjectLookup(deps: {
       deps.encryptionKey,
       instance.api_token_enc,
       apiTokenContext(instance.id),
-    ).catch(() => {
-      throw unavailable("the instance's API token cannot be decrypted");
+    ).catch((err) => {
+      throw unavailable("the instance's API token cannot be decrypted", err);
     });
     let response: Response;
     try {
@@ -60,11 +63,7 @@ export function gitlabProjectLookup(deps: {
         signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
       });
     } catch (err) {
-      log("warn", "GitLab project lookup failed", {
-        instance_url: instance.url,
-        error: String(err),
-      });
-      throw unavailable("GitLab is unreachable");
+      throw unavailable("GitLab is unreachable", err);
     }
     let answer: ProjectPath;
     if (response.status === 404) {

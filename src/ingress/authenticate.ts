@@ -62,10 +62,12 @@ export function forgetTokens(): void {
 
 function d1Unavailable(err: unknown): AppError {
   // A D1 outage is ours, not the sender's: ask GitLab to come back rather than fail hard.
-  log("error", "token lookup failed", { error: String(err) });
-  return new AppError("unavailable", "the relay cannot authenticate right now", {
-    "Retry-After": "30",
-  });
+  return new AppError(
+    "unavailable",
+    "the relay cannot authenticate right now",
+    { "Retry-After": "30" },
+    { cause: err },
+  );
 }
 
 async function isUntaggedToken(

@@ -1,6 +1,7 @@
 import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { forgetTokens } from "../../src/ingress/authenticate";
 import { admin, field, registerProject } from "../helpers/admin";
 import { push } from "../helpers/gitlab-payloads";
 import { BASE, call, d1FailingOn, refusingQueue } from "../helpers/relay";
@@ -107,5 +108,31 @@ describe("logs", () => {
       expect(all).not.toContain(secret);
     }
     expect(all).not.toMatch(/authorization/i);
+  });
+});
+
+describe("errors", () => {
+  it("a 5xx is logged once, centrally, with its cause and stack, and the client sees neither", async () => {
+    forgetTokens(); // the pre-tag token set must come from the (failing) D1
+    const lines = captureLogs();
+    const res = await call(
+      new Request(`${BASE}/webhooks/gitlab`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-gitlab-event": "Push Hook",
+          "x-gitlab-token": `pgr_${"z".repeat(43)}`,
+        },
+        body: "{}",
+      }),
+      { DB: d1FailingOn(/./) },
+    );
+    expect(res.status).toBe(503);
+    const body = await res.text();
+    expect(body).not.toContain("D1_ERROR");
+    const logged = lines.filter((l) => l.includes('"request failed"'));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain("D1_ERROR: Network connection lost.");
+    expect(logged[0]).toContain('"stack"');
   });
 });
