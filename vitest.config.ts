@@ -42,6 +42,7 @@ export default defineConfig(async () => {
             PACKIT_SERVICE_URL: `http://127.0.0.1:${inject("doublesPort")}/shared`,
             TEST_MIGRATIONS: migrations,
             FUZZ_SEED: process.env.FUZZ_SEED ?? "",
+            REQUIRE_GITLAB_FIXTURES: process.env.REQUIRE_GITLAB_FIXTURES ?? "",
             TEST_GITLAB_FIXTURES: sharedGitlabFixtures(),
             ADMIN_TOKEN: "test-admin-token",
             FEEDBACK_TOKEN: "test-feedback-token",

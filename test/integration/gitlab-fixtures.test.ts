@@ -1,12 +1,12 @@
-import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { classifyEvent } from "../../src/gitlab/event-kinds";
 import { claimedProject } from "../../src/gitlab/project-identity";
 import { admin, field, registerProject } from "../helpers/admin";
+import { describeFixtures, fixtures, requireFixtures } from "../helpers/fixtures";
 import { asJson } from "../helpers/relay";
 import { sendWebhook } from "../helpers/webhooks";
 
-const fixtures = env.TEST_GITLAB_FIXTURES;
+requireFixtures();
 
 /** GitLab documents some merge request events as partial payloads of the full example. */
 function complete(name: string, body: string): string {
@@ -45,12 +45,8 @@ const INCONSISTENT_SAMPLES: Record<string, string> = {
   "note.issue.json": "repository.homepage",
 };
 
-describe("GitLab's documented webhook bodies", () => {
-  it("are read with their X-Gitlab-Event header when the shared folder exists", () => {
-    if (!fixtures.present) {
-      expect(fixtures.files).toEqual([]);
-      return;
-    }
+describeFixtures("GitLab's documented webhook bodies", () => {
+  it("are read with their X-Gitlab-Event header", () => {
     expect(fixtures.files.length).toBeGreaterThan(30);
     for (const fixture of fixtures.files) {
       expect({ name: fixture.name, event: fixture.event }).toEqual({
