@@ -1,6 +1,7 @@
 /** GET /admin/stats: what the relay did in the last hour, per project and event kind. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
+import { percentile } from "../lib/percentile";
 import { errorResponses, json } from "../openapi";
 import { DeliveriesRepo, type DeliveryStatus } from "../storage/deliveries-repo";
 import { security } from "./schemas";
@@ -31,13 +32,6 @@ const statsSchema = z
   .openapi("Stats");
 
 /** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) {
-    return null;
-  }
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(rank, 1)) - 1] ?? null;
-}
 
 export function registerStatsRoutes(admin: ApiApp): void {
   admin.openapi(

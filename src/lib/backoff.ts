@@ -34,7 +34,9 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | n
   if (/^\d+$/.test(trimmed)) {
     return Number(trimmed);
   }
-  const at = Date.parse(trimmed);
+  // An HTTP-date starts with a day name ("Wed, 25 Nov 2026 ..."); anything else Date.parse
+  // might still read ("-5" is a year) is not one.
+  const at = /^[A-Za-z]{3},? /.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
   if (Number.isNaN(at)) {
     return null;
   }
