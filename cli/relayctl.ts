@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { normalize } from "../src/events/normalize";
 import { classifyEvent } from "../src/gitlab/event-kinds";
-import { claimedProject } from "../src/gitlab/project-identity";
+import { claimedProject } from "../src/gitlab/identity-fields";
 import { asJsonObject } from "../src/lib/json-object";
 
 export type CliIo = {

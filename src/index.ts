@@ -12,6 +12,7 @@ import { consumeQueue } from "./queues";
 import { DeliveriesRepo } from "./storage/deliveries-repo";
 import { FeedbackRepo } from "./storage/feedback-repo";
 import { InboxRepo } from "./storage/inbox-repo";
+import { StatsRepo } from "./storage/stats-repo";
 
 const app = createApp();
 
@@ -30,9 +31,12 @@ export default {
       return;
     }
     const purged = await purgeExpired(
-      new DeliveriesRepo(env.DB),
-      new FeedbackRepo(env.DB),
-      env.BODIES,
+      {
+        deliveries: new DeliveriesRepo(env.DB),
+        feedback: new FeedbackRepo(env.DB),
+        stats: new StatsRepo(env.DB),
+        bodies: env.BODIES,
+      },
       readConfig(env).RETENTION_DAYS,
       controller.scheduledTime,
     );

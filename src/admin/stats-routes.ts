@@ -3,7 +3,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
 import { percentile } from "../lib/percentile";
 import { errorResponses, json } from "../openapi";
-import { DeliveriesRepo, type DeliveryStatus } from "../storage/deliveries-repo";
+import type { DeliveryStatus } from "../storage/deliveries-repo";
+import { StatsRepo } from "../storage/stats-repo";
 import { security } from "./schemas";
 
 const WINDOW_MS = 3600 * 1000;
@@ -47,7 +48,7 @@ export function registerStatsRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const since = Date.now() - WINDOW_MS;
-      const { counts, ignored, ingressMs } = await new DeliveriesRepo(c.env.DB).stats(since);
+      const { counts, ignored, ingressMs } = await new StatsRepo(c.env.DB).since(since);
       const projects = new Map<string, z.infer<typeof statsSchema>["projects"][number]>();
       const zero = (): Record<Counter, number> => ({
         received: 0,

@@ -14,7 +14,7 @@ import type { WebhookMessage } from "../domain/queue-message";
 import { normalize } from "../events/normalize";
 import { eventContentHash } from "../gitlab/content-hash";
 import { parseGitRepo } from "../gitlab/git-repo-url";
-import { identityFields } from "../gitlab/project-identity";
+import { identityFields } from "../gitlab/identity-fields";
 import { sha256Hex } from "../lib/crypto";
 import { utf8 } from "../lib/encoding";
 import { asJsonObject } from "../lib/json-object";

@@ -4,6 +4,7 @@
  */
 import type { DeliveriesRepo } from "../storage/deliveries-repo";
 import type { FeedbackRepo } from "../storage/feedback-repo";
+import type { StatsRepo } from "../storage/stats-repo";
 
 const DAY_MS = 24 * 3600 * 1000;
 const MAX_KEYS_PER_RUN = 5000;
@@ -11,15 +12,20 @@ const MAX_KEYS_PER_RUN = 5000;
 export type PurgeResult = { deliveries: number; feedback: number; bodies: number };
 
 export async function purgeExpired(
-  deliveries: Pick<DeliveriesRepo, "purge">,
-  feedback: Pick<FeedbackRepo, "purge">,
-  bodies: Pick<R2Bucket, "list" | "delete">,
+  repos: {
+    deliveries: Pick<DeliveriesRepo, "purge">;
+    feedback: Pick<FeedbackRepo, "purge">;
+    stats: Pick<StatsRepo, "purge">;
+    bodies: Pick<R2Bucket, "list" | "delete">;
+  },
   retentionDays: number,
   now: number,
 ): Promise<PurgeResult> {
+  const { deliveries, feedback, stats, bodies } = repos;
   const cutoff = now - retentionDays * DAY_MS;
   const deleted = await deliveries.purge(cutoff);
   const feedbackDeleted = await feedback.purge(cutoff, now);
+  await stats.purge(cutoff);
   const cutoffDay = new Date(cutoff).toISOString().slice(0, 10);
   let removed = 0;
   let cursor: string | undefined;

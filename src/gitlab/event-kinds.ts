@@ -106,3 +106,38 @@ export function classifyEvent(header: string, payload: Record<string, unknown>):
   }
   return { outcome: "relayed", kind };
 }
+
+/** X-Gitlab-Event values GitLab sends (reference/gitlab.md); counted under their own name. */
+const GITLAB_EVENT_HEADERS = new Map(
+  [
+    "Build Hook",
+    "Confidential Issue Hook",
+    "Confidential Note Hook",
+    "Deployment Hook",
+    "Emoji Hook",
+    "Feature Flag Hook",
+    "Issue Hook",
+    "Job Hook",
+    "Member Hook",
+    "Merge Request Hook",
+    "Milestone Hook",
+    "No Sti System Hook",
+    "Note Hook",
+    "Pipeline Hook",
+    "Project Hook",
+    "Push Hook",
+    "Release Hook",
+    "Resource Access Token Hook",
+    "Resource Deploy Token Hook",
+    "Subgroup Hook",
+    "System Hook",
+    "Tag Push Hook",
+    "Vulnerability Hook",
+    "Wiki Page Hook",
+  ].map((name) => [name.toLowerCase(), name]),
+);
+
+/** Anything GitLab does not send is counted as `other`: a sender never names a counter. */
+export function countedEventName(header: string): string {
+  return GITLAB_EVENT_HEADERS.get(header.trim().toLowerCase()) ?? "other";
+}

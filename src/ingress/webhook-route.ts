@@ -10,210 +10,18 @@ import { enqueueDeps } from "../deps";
 import { KEPT_HEADERS, type WebhookMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
 import { buildMessage, storeMessage } from "../events/enqueue";
-import { classifyEvent, type RelayedKind } from "../gitlab/event-kinds";
-import { type Grant, type Identity, resolveIdentity } from "../gitlab/project-identity";
-import { gitlabProjectLookup } from "../gitlab/project-lookup";
+import { classifyEvent, countedEventName, type RelayedKind } from "../gitlab/event-kinds";
 import { sha256Hex } from "../lib/crypto";
-import { parseMembers, scanJson } from "../lib/json-scan";
 import { log } from "../lib/logger";
-import { InstancesRepo } from "../storage/instances-repo";
 import { ProjectsRepo } from "../storage/projects-repo";
-import { authenticate, checkSignature, forgetTokens, type Principal } from "./authenticate";
+import { StatsRepo } from "../storage/stats-repo";
+import { authenticate, checkSignature } from "./authenticate";
+import { authorize, registrationRef } from "./authorize";
 import { dedupeKey, dedupeScope } from "./dedupe-key";
+import { isJsonContentType, parsePayload } from "./parse-payload";
 import { declaredLengthExceeds, MAX_BODY_BYTES, readBody, tooLarge } from "./read-body";
 
 export const WEBHOOK_PATHS = ["/webhooks/gitlab", "/api/webhooks/gitlab"] as const;
-
-/** Deeper than any GitLab payload nests; refused before anything is built. */
-const MAX_JSON_DEPTH = 64;
-
-/** The top-level members ingress reads: classification and the identity rule. */
-const INGRESS_KEYS = [
-  "object_kind",
-  "event_name",
-  "event_type",
-  "project",
-  "project_id",
-  "repository",
-  "object_attributes",
-  "merge_request",
-] as const;
-
-function isJsonContentType(header: string | undefined): boolean {
-  const mediaType = header?.split(";", 1)[0]?.trim().toLowerCase();
-  return mediaType === "application/json" || (mediaType?.endsWith("+json") ?? false);
-}
-
-/**
- * Validates the whole body (JSON, UTF-8, depth) without building it, then parses only the
- * members ingress reads: a 25 MiB body is never held as text and objects as well as bytes.
- */
-function parsePayload(bytes: Uint8Array): Record<string, unknown> {
-  if (bytes.byteLength === 0) {
-    throw new AppError("invalid_json", "body is empty");
-  }
-  const scan = scanJson(bytes, MAX_JSON_DEPTH);
-  if (!scan.ok) {
-    throw new AppError(
-      "invalid_json",
-      scan.reason === "invalid_utf8"
-        ? "body is not valid UTF-8"
-        : scan.reason === "too_deep"
-          ? `body nests deeper than ${MAX_JSON_DEPTH} levels`
-          : `body is not valid JSON (at byte ${scan.at})`,
-    );
-  }
-  if (!scan.object) {
-    throw new AppError("invalid_payload", "body must be a JSON object");
-  }
-  return parseMembers(bytes, scan.members, INGRESS_KEYS);
-}
-
-/** What authenticated the sender, as the identity rule reads it. */
-function grantOf(principal: Principal): Grant {
-  if (principal.kind === "legacy_jwt") {
-    return {
-      kind: "legacy_jwt",
-      namespace: principal.claims.namespace,
-      repoName: principal.claims.repo_name ?? null,
-    };
-  }
-  const reg = principal.registration;
-  return reg.kind === "project" && reg.gitlab_project_id !== null
-    ? {
-        kind: "project",
-        instanceUrl: reg.instance_url,
-        projectId: reg.gitlab_project_id,
-        path: reg.path,
-      }
-    : { kind: "namespace", instanceUrl: reg.instance_url, namespace: reg.path };
-}
-
-function registrationRef(principal: Principal, identity: Identity): WebhookMessage["registration"] {
-  if (principal.kind === "legacy_jwt") {
-    return {
-      kind: "legacy_jwt",
-      namespace: principal.claims.namespace,
-      repo_name: principal.claims.repo_name ?? null,
-    };
-  }
-  const reg = principal.registration;
-  return reg.kind === "project" && reg.gitlab_project_id !== null
-    ? {
-        kind: "project",
-        id: reg.id,
-        token_id: principal.tokenId,
-        gitlab_project_id: reg.gitlab_project_id,
-        path: identity.path,
-      }
-    : { kind: "namespace", id: reg.id, token_id: principal.tokenId, namespace: reg.path };
-}
-
-/**
- * Step 5: the one identity this event may speak for. A registered project whose path
- * changed is confirmed with GitLab (id → path) once, and the registration follows it.
- */
-async function authorize(
-  c: Context<AppEnv>,
-  principal: Principal,
-  payload: Record<string, unknown>,
-  now: number,
-): Promise<Identity> {
-  const instanceHeader = c.req.header("x-gitlab-instance");
-  const result = resolveIdentity(grantOf(principal), payload, instanceHeader);
-  if (result.outcome === "ok") {
-    return result.identity;
-  }
-  if (result.outcome === "renamed" && principal.kind === "token") {
-    const reg = principal.registration;
-    const instance = await new InstancesRepo(c.env.DB).get(reg.instance_id);
-    const lookup = gitlabProjectLookup({
-      encryptionKey: readConfig(c.env).ENCRYPTION_KEY,
-      fetcher: (input, init) => fetch(input, init),
-      now: () => now,
-    });
-    const answer = instance ? await lookup(instance, result.projectId) : { found: false as const };
-    if (answer.found && answer.path.toLowerCase() === result.path.toLowerCase()) {
-      await new ProjectsRepo(c.env.DB).renamePath(reg.id, reg.path, answer.path);
-      forgetTokens();
-      log("info", "audit", {
-        audit: "project.path.renamed",
-        request_id: c.get("requestId"),
-        project_registration_id: reg.id,
-        from: reg.path,
-        to: answer.path,
-      });
-      const renamed: Principal = {
-        ...principal,
-        registration: { ...reg, path: answer.path },
-      };
-      const again = resolveIdentity(grantOf(renamed), payload, instanceHeader);
-      if (again.outcome === "ok") {
-        return again.identity;
-      }
-      if (again.outcome === "mismatch") {
-        throw new AppError("forbidden", `${again.field} ${again.reason}`);
-      }
-    }
-    throw new AppError(
-      "forbidden",
-      `project.path_with_namespace names ${result.path}, but project ${result.projectId} is registered as ${reg.path} and GitLab does not confirm the rename`,
-    );
-  }
-  if (result.outcome === "mismatch") {
-    throw new AppError("forbidden", `${result.field} ${result.reason}`);
-  }
-  throw new AppError("forbidden", "the token does not cover this project");
-}
-
-/** X-Gitlab-Event values GitLab sends (reference/gitlab.md); counted under their own name. */
-const GITLAB_EVENT_HEADERS = new Map(
-  [
-    "Build Hook",
-    "Confidential Issue Hook",
-    "Confidential Note Hook",
-    "Deployment Hook",
-    "Emoji Hook",
-    "Feature Flag Hook",
-    "Issue Hook",
-    "Job Hook",
-    "Member Hook",
-    "Merge Request Hook",
-    "Milestone Hook",
-    "No Sti System Hook",
-    "Note Hook",
-    "Pipeline Hook",
-    "Project Hook",
-    "Push Hook",
-    "Release Hook",
-    "Resource Access Token Hook",
-    "Resource Deploy Token Hook",
-    "Subgroup Hook",
-    "System Hook",
-    "Tag Push Hook",
-    "Vulnerability Hook",
-    "Wiki Page Hook",
-  ].map((name) => [name.toLowerCase(), name]),
-);
-
-/** Anything GitLab does not send is counted as `other`: a sender never names a counter. */
-function ignoredKind(header: string): string {
-  return GITLAB_EVENT_HEADERS.get(header.trim().toLowerCase()) ?? "other";
-}
-
-async function countIgnored(db: D1Database, registration: string, kind: string, now: number) {
-  try {
-    await db
-      .prepare(
-        `INSERT INTO ignored_counts (minute, registration, kind, count) VALUES (?1, ?2, ?3, 1)
-         ON CONFLICT (minute, registration, kind) DO UPDATE SET count = count + 1`,
-      )
-      .bind(Math.floor(now / 60_000), registration, kind)
-      .run();
-  } catch (err) {
-    log("warn", "could not count an ignored event", { error: String(err) });
-  }
-}
 
 /**
  * Failed authentications count against the client's IP (Workers Rate Limiting); past the
@@ -293,7 +101,11 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
     });
     // Counted under the sender that authenticated, after the answer: GitLab must not wait.
     const sender = principal.kind === "token" ? principal.registration.id : "legacy_jwt";
-    c.executionCtx.waitUntil(countIgnored(c.env.DB, sender, ignoredKind(eventHeader), now));
+    c.executionCtx.waitUntil(
+      new StatsRepo(c.env.DB)
+        .countIgnored(sender, countedEventName(eventHeader), now)
+        .catch((err) => log("warn", "could not count an ignored event", { error: String(err) })),
+    );
     return c.json({ status: "ignored", reason: classification.reason }, 202);
   }
   const kind: RelayedKind = classification.kind;

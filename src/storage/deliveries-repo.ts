@@ -359,68 +359,11 @@ export class DeliveriesRepo {
     return row ? z.object({ generation: z.number(), message: z.string() }).parse(row) : null;
   }
 
-  /** Counts per project, kind and status since `since`, and ingress times, for /admin/stats. */
-  async stats(since: number) {
-    const [counts, ignored, times] = await this.db.batch([
-      this.db
-        .prepare(
-          `SELECT project_id, project_path, kind, status, count(*) AS n FROM deliveries
-           WHERE received_at >= ?1 GROUP BY project_id, project_path, kind, status`,
-        )
-        .bind(since),
-      this.db
-        .prepare(
-          `SELECT ic.registration, p.kind AS registration_kind, p.gitlab_project_id, p.path,
-             ic.kind, sum(ic.count) AS n
-           FROM ignored_counts ic LEFT JOIN projects p ON p.id = ic.registration
-           WHERE ic.minute >= ?1 GROUP BY ic.registration, ic.kind`,
-        )
-        .bind(Math.floor(since / 60_000)),
-      this.db
-        .prepare(
-          "SELECT ingress_ms FROM deliveries WHERE received_at >= ?1 AND ingress_ms IS NOT NULL ORDER BY ingress_ms",
-        )
-        .bind(since),
-    ]);
-    return {
-      counts: z
-        .array(
-          z.object({
-            project_id: z.number().nullable(),
-            project_path: z.string().nullable(),
-            kind: z.string(),
-            status: z.enum(DELIVERY_STATUSES),
-            n: z.number(),
-          }),
-        )
-        .parse(counts?.results ?? []),
-      ignored: z
-        .array(
-          z.object({
-            registration: z.string(),
-            registration_kind: z.enum(["project", "namespace"]).nullable(),
-            gitlab_project_id: z.number().nullable(),
-            path: z.string().nullable(),
-            kind: z.string(),
-            n: z.number(),
-          }),
-        )
-        .parse(ignored?.results ?? []),
-      ingressMs: z
-        .array(z.object({ ingress_ms: z.number() }))
-        .parse(times?.results ?? [])
-        .map((r) => r.ingress_ms),
-    };
-  }
-
   /** Deletes deliveries (with their destinations and attempts) and dedupe claims before `cutoff`. */
   async purge(cutoff: number): Promise<number> {
     const [deleted] = await this.db.batch([
       this.db.prepare("DELETE FROM deliveries WHERE received_at < ?1").bind(cutoff),
       this.db.prepare("DELETE FROM delivery_keys WHERE claimed_at < ?1").bind(cutoff),
-      this.db
-        .prepare("DELETE FROM ignored_counts WHERE minute < ?1")
-        .bind(Math.floor(cutoff / 60_000)),
     ]);
     return deleted?.meta.changes ?? 0;
   }

@@ -1,6 +1,6 @@
 import { expect, it } from "vitest";
 import { classifyEvent } from "../../src/gitlab/event-kinds";
-import { claimedProject } from "../../src/gitlab/project-identity";
+import { claimedProject } from "../../src/gitlab/identity-fields";
 import { admin, field, registerProject } from "../helpers/admin";
 import { describeFixtures, fixtures, requireFixtures } from "../helpers/fixtures";
 import { asJson } from "../helpers/relay";

@@ -4,7 +4,7 @@ import publishedSchema from "../../schemas/normalized-event.v1.json";
 import { normalize } from "../../src/events/normalize";
 import { normalizedEvent } from "../../src/events/normalized-event";
 import { classifyEvent } from "../../src/gitlab/event-kinds";
-import { claimedProject } from "../../src/gitlab/project-identity";
+import { claimedProject } from "../../src/gitlab/identity-fields";
 import { describeFixtures, fixtures, requireFixtures } from "../helpers/fixtures";
 
 requireFixtures();

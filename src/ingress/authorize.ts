@@ -1,0 +1,116 @@
+/**
+ * SPEC ingress step 5: the one identity an authenticated sender's event may speak for,
+ * decided by the pure rule in gitlab/project-identity.ts; a rename only GitLab can confirm
+ * is checked with it once, and the registration follows.
+ */
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { readConfig } from "../config";
+import type { WebhookMessage } from "../domain/queue-message";
+import { AppError } from "../errors";
+import { type Grant, type Identity, resolveIdentity } from "../gitlab/project-identity";
+import { gitlabProjectLookup } from "../gitlab/project-lookup";
+import { log } from "../lib/logger";
+import { InstancesRepo } from "../storage/instances-repo";
+import { ProjectsRepo } from "../storage/projects-repo";
+import { forgetTokens, type Principal } from "./authenticate";
+
+/** What authenticated the sender, as the identity rule reads it. */
+function grantOf(principal: Principal): Grant {
+  if (principal.kind === "legacy_jwt") {
+    return {
+      kind: "legacy_jwt",
+      namespace: principal.claims.namespace,
+      repoName: principal.claims.repo_name ?? null,
+    };
+  }
+  const reg = principal.registration;
+  return reg.kind === "project" && reg.gitlab_project_id !== null
+    ? {
+        kind: "project",
+        instanceUrl: reg.instance_url,
+        projectId: reg.gitlab_project_id,
+        path: reg.path,
+      }
+    : { kind: "namespace", instanceUrl: reg.instance_url, namespace: reg.path };
+}
+
+export function registrationRef(
+  principal: Principal,
+  identity: Identity,
+): WebhookMessage["registration"] {
+  if (principal.kind === "legacy_jwt") {
+    return {
+      kind: "legacy_jwt",
+      namespace: principal.claims.namespace,
+      repo_name: principal.claims.repo_name ?? null,
+    };
+  }
+  const reg = principal.registration;
+  return reg.kind === "project" && reg.gitlab_project_id !== null
+    ? {
+        kind: "project",
+        id: reg.id,
+        token_id: principal.tokenId,
+        gitlab_project_id: reg.gitlab_project_id,
+        path: identity.path,
+      }
+    : { kind: "namespace", id: reg.id, token_id: principal.tokenId, namespace: reg.path };
+}
+
+/**
+ * Step 5: the one identity this event may speak for. A registered project whose path
+ * changed is confirmed with GitLab (id → path) once, and the registration follows it.
+ */
+export async function authorize(
+  c: Context<AppEnv>,
+  principal: Principal,
+  payload: Record<string, unknown>,
+  now: number,
+): Promise<Identity> {
+  const instanceHeader = c.req.header("x-gitlab-instance");
+  const result = resolveIdentity(grantOf(principal), payload, instanceHeader);
+  if (result.outcome === "ok") {
+    return result.identity;
+  }
+  if (result.outcome === "renamed" && principal.kind === "token") {
+    const reg = principal.registration;
+    const instance = await new InstancesRepo(c.env.DB).get(reg.instance_id);
+    const lookup = gitlabProjectLookup({
+      encryptionKey: readConfig(c.env).ENCRYPTION_KEY,
+      fetcher: (input, init) => fetch(input, init),
+      now: () => now,
+    });
+    const answer = instance ? await lookup(instance, result.projectId) : { found: false as const };
+    if (answer.found && answer.path.toLowerCase() === result.path.toLowerCase()) {
+      await new ProjectsRepo(c.env.DB).renamePath(reg.id, reg.path, answer.path);
+      forgetTokens();
+      log("info", "audit", {
+        audit: "project.path.renamed",
+        request_id: c.get("requestId"),
+        project_registration_id: reg.id,
+        from: reg.path,
+        to: answer.path,
+      });
+      const renamed: Principal = {
+        ...principal,
+        registration: { ...reg, path: answer.path },
+      };
+      const again = resolveIdentity(grantOf(renamed), payload, instanceHeader);
+      if (again.outcome === "ok") {
+        return again.identity;
+      }
+      if (again.outcome === "mismatch") {
+        throw new AppError("forbidden", `${again.field} ${again.reason}`);
+      }
+    }
+    throw new AppError(
+      "forbidden",
+      `project.path_with_namespace names ${result.path}, but project ${result.projectId} is registered as ${reg.path} and GitLab does not confirm the rename`,
+    );
+  }
+  if (result.outcome === "mismatch") {
+    throw new AppError("forbidden", `${result.field} ${result.reason}`);
+  }
+  throw new AppError("forbidden", "the token does not cover this project");
+}

@@ -1,0 +1,83 @@
+/**
+ * D1 access to the numbers behind GET /admin/stats: deliveries per project, kind and status,
+ * ingress times, and the per-minute counts of ignored events (which nothing else records).
+ */
+import { z } from "zod";
+import { DELIVERY_STATUSES } from "./deliveries-repo";
+
+export class StatsRepo {
+  constructor(private readonly db: D1Database) {}
+
+  /** One more ignored event for `registration` (or `legacy_jwt`) and `kind` this minute. */
+  async countIgnored(registration: string, kind: string, now: number): Promise<void> {
+    await this.db
+      .prepare(
+        `INSERT INTO ignored_counts (minute, registration, kind, count) VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT (minute, registration, kind) DO UPDATE SET count = count + 1`,
+      )
+      .bind(Math.floor(now / 60_000), registration, kind)
+      .run();
+  }
+
+  /** Counts per project, kind and status since `since`, and ingress times, for /admin/stats. */
+  async since(since: number) {
+    const [counts, ignored, times] = await this.db.batch([
+      this.db
+        .prepare(
+          `SELECT project_id, project_path, kind, status, count(*) AS n FROM deliveries
+           WHERE received_at >= ?1 GROUP BY project_id, project_path, kind, status`,
+        )
+        .bind(since),
+      this.db
+        .prepare(
+          `SELECT ic.registration, p.kind AS registration_kind, p.gitlab_project_id, p.path,
+             ic.kind, sum(ic.count) AS n
+           FROM ignored_counts ic LEFT JOIN projects p ON p.id = ic.registration
+           WHERE ic.minute >= ?1 GROUP BY ic.registration, ic.kind`,
+        )
+        .bind(Math.floor(since / 60_000)),
+      this.db
+        .prepare(
+          "SELECT ingress_ms FROM deliveries WHERE received_at >= ?1 AND ingress_ms IS NOT NULL ORDER BY ingress_ms",
+        )
+        .bind(since),
+    ]);
+    return {
+      counts: z
+        .array(
+          z.object({
+            project_id: z.number().nullable(),
+            project_path: z.string().nullable(),
+            kind: z.string(),
+            status: z.enum(DELIVERY_STATUSES),
+            n: z.number(),
+          }),
+        )
+        .parse(counts?.results ?? []),
+      ignored: z
+        .array(
+          z.object({
+            registration: z.string(),
+            registration_kind: z.enum(["project", "namespace"]).nullable(),
+            gitlab_project_id: z.number().nullable(),
+            path: z.string().nullable(),
+            kind: z.string(),
+            n: z.number(),
+          }),
+        )
+        .parse(ignored?.results ?? []),
+      ingressMs: z
+        .array(z.object({ ingress_ms: z.number() }))
+        .parse(times?.results ?? [])
+        .map((r) => r.ingress_ms),
+    };
+  }
+
+  /** Drops ignored-event counts older than `cutoff` (the retention purge). */
+  async purge(cutoff: number): Promise<void> {
+    await this.db
+      .prepare("DELETE FROM ignored_counts WHERE minute < ?1")
+      .bind(Math.floor(cutoff / 60_000))
+      .run();
+  }
+}
