@@ -13,14 +13,7 @@ import type { QueueDecision } from "../domain/queue-decision";
 import type { WebhookMessage } from "../domain/queue-message";
 import { normalize } from "../events/normalize";
 import { eventContentHash } from "../gitlab/content-hash";
-import { parseGitRepo } from "../gitlab/git-repo-url";
-import { identityFields } from "../gitlab/identity-fields";
-import { sha256Hex } from "../lib/crypto";
-import { utf8 } from "../lib/encoding";
-import { asJsonObject } from "../lib/json-object";
-import { parseMembers, scanJson } from "../lib/json-scan";
 import { log } from "../lib/logger";
-import { getBody } from "../storage/bodies";
 import {
   type AttemptRecord,
   DeliveriesRepo,
@@ -36,35 +29,7 @@ import {
   preparePackitRequest,
 } from "./destinations";
 import { attempt, FORWARD_TIMEOUT_MS } from "./forward";
-
-/** Top-level members `normalize` reads (and `project`, for messages without an identity). */
-const NORMALIZE_KEYS = [
-  "object_kind",
-  "event_name",
-  "event_type",
-  "action",
-  "after",
-  "before",
-  "checkout_sha",
-  "commit",
-  "commits",
-  "created_at",
-  "issue",
-  "merge_request",
-  "name",
-  "object_attributes",
-  "project",
-  "push_options",
-  "ref",
-  "released_at",
-  "repository",
-  "tag",
-  "total_commits_count",
-  "url",
-  "user",
-  "user_name",
-  "user_username",
-] as const;
+import { loadBody, packitRepoOf, readPayload } from "./stored-body";
 
 /** Two deliveries with the same content within this window are one event. */
 export const DEDUPE_WINDOW_MS = 24 * 3600 * 1000;
@@ -89,22 +54,6 @@ export function consumerDeps(env: Env): ConsumerDeps {
     now: Date.now,
     random: Math.random,
   };
-}
-
-/** The exact bytes GitLab sent, from the message or R2; null when they are gone or altered. */
-export async function loadBody(
-  message: WebhookMessage,
-  bodies: Pick<R2Bucket, "get">,
-): Promise<Uint8Array<ArrayBuffer> | null> {
-  const stored =
-    message.body.storage === "inline"
-      ? utf8(message.body.text)
-      : await getBody(bodies, message.body.key);
-  if (!stored) {
-    return null;
-  }
-  const bytes = new Uint8Array(stored);
-  return (await sha256Hex(bytes)) === message.body.sha256 ? bytes : null;
 }
 
 export function contentHash(message: WebhookMessage): Promise<string> {
@@ -188,13 +137,10 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
   if (!bytes) {
     return finish("dead", "the stored body is missing or does not match its SHA-256");
   }
-  // Validated without building it, then only the members normalizing reads are parsed:
-  // a pipeline's `builds` or a release's `assets` are forwarded as bytes, never as objects.
-  const scan = scanJson(bytes, Number.POSITIVE_INFINITY);
-  if (!scan.ok || !scan.object) {
+  const payload = readPayload(bytes);
+  if (!payload) {
     return finish("rejected", "the stored body is not a JSON object");
   }
-  const payload = parseMembers(bytes, scan.members, NORMALIZE_KEYS);
   const normalized = normalize({
     kind: message.kind,
     gitlabEvent: message.headers["x-gitlab-event"] ?? message.kind,
@@ -288,15 +234,6 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     log("error", "delivery dead", logFields);
   }
   return outcome.decision;
-}
-
-/**
- * For messages queued before ingress decided packit-service's namespace and repository:
- * read as packit-service reads it. Newer messages carry it, checked against the identity.
- */
-function packitRepoOf(payload: unknown) {
-  const url = identityFields(asJsonObject(payload) ?? {}).packitUrl?.value;
-  return typeof url === "string" ? parseGitRepo(url) : null;
 }
 
 function record(

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { RelayedKind } from "../gitlab/event-kinds";
+import { at, b, n, s } from "./lenient-read";
 import {
   type EventBase,
   NORMALIZED_SCHEMA_VERSION,
@@ -29,40 +30,6 @@ export type NormalizeResult =
   | { outcome: "event"; event: NormalizedEvent }
   | { outcome: "skip"; reason: string }
   | { outcome: "reject"; reason: string };
-
-// Lenient readers: a wrong type reads as null instead of failing the whole payload.
-const str = z
-  .string()
-  .nullish()
-  .catch(null)
-  .transform((v) => v ?? null);
-const int = z
-  .number()
-  .int()
-  .nullish()
-  .catch(null)
-  .transform((v) => v ?? null);
-const bool = z
-  .boolean()
-  .nullish()
-  .catch(null)
-  .transform((v) => v ?? null);
-const record = z
-  .record(z.string(), z.unknown())
-  .nullish()
-  .catch(null)
-  .transform((v) => v ?? {});
-
-function read<T>(schema: z.ZodType<T>, value: unknown): T {
-  return schema.parse(value);
-}
-function at(value: unknown, key: string): unknown {
-  const obj = read(record, value);
-  return Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
-const s = (value: unknown, key: string) => read(str, at(value, key));
-const n = (value: unknown, key: string) => read(int, at(value, key));
-const b = (value: unknown, key: string) => read(bool, at(value, key));
 
 const isZeroSha = (sha: string | null) => sha !== null && /^0+$/.test(sha);
 

@@ -1,0 +1,58 @@
+/** How a registration is shown: never a secret; and what to enter in GitLab for it. */
+import type { RegistrationRow } from "../storage/projects-repo";
+import { describeToken } from "./webhook-tokens";
+
+const TRIGGERS = {
+  push_events: "Push events",
+  tag_push_events: "Tag push events",
+  note_events: "Comments",
+  issues_events: "Issues events",
+  merge_requests_events: "Merge request events",
+  pipeline_events: "Pipeline events",
+  releases_events: "Releases events",
+} as const;
+
+export function describeProject(
+  row: RegistrationRow,
+  tokens: Parameters<typeof describeToken>[0][],
+) {
+  const now = Date.now();
+  return {
+    id: row.id,
+    kind: row.kind,
+    instance_url: row.instance_url,
+    project_id: row.gitlab_project_id,
+    path: row.path,
+    signed: row.signing_secret_enc !== null,
+    created_at: new Date(row.created_at).toISOString(),
+    tokens: tokens.map((t) => describeToken(t, now)),
+  };
+}
+
+export function gitlabSettings(
+  row: RegistrationRow,
+  webhookUrl: string,
+  token: string,
+  signed: boolean,
+) {
+  const where =
+    row.kind === "project"
+      ? `${row.instance_url}/${row.path}/-/hooks`
+      : `${row.instance_url}/groups/${row.path}/-/hooks`;
+  return {
+    where,
+    url: webhookUrl,
+    secret_token: token,
+    signing_token: signed ? "the signing token you registered (whsec_...)" : null,
+    trigger: Object.values(TRIGGERS),
+    api_fields: {
+      url: webhookUrl,
+      token,
+      enable_ssl_verification: true,
+      ...Object.fromEntries(Object.keys(TRIGGERS).map((name) => [name, true])),
+      confidential_issues_events: false,
+      confidential_note_events: false,
+    },
+    enable_ssl_verification: true,
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * A webhook's stored body as the consumer reads it: the exact bytes (checked against their
+ * SHA-256), and only the top-level members normalizing needs, parsed once.
+ */
+import type { WebhookMessage } from "../domain/queue-message";
+import { parseGitRepo } from "../gitlab/git-repo-url";
+import { identityFields } from "../gitlab/identity-fields";
+import { sha256Hex } from "../lib/crypto";
+import { utf8 } from "../lib/encoding";
+import { asJsonObject } from "../lib/json-object";
+import { parseMembers, scanJson } from "../lib/json-scan";
+import { getBody } from "../storage/bodies";
+
+/** Top-level members `normalize` reads (and `project`, for messages without an identity). */
+const NORMALIZE_KEYS = [
+  "object_kind",
+  "event_name",
+  "event_type",
+  "action",
+  "after",
+  "before",
+  "checkout_sha",
+  "commit",
+  "commits",
+  "created_at",
+  "issue",
+  "merge_request",
+  "name",
+  "object_attributes",
+  "project",
+  "push_options",
+  "ref",
+  "released_at",
+  "repository",
+  "tag",
+  "total_commits_count",
+  "url",
+  "user",
+  "user_name",
+  "user_username",
+] as const;
+
+/** The exact bytes GitLab sent, from the message or R2; null when they are gone or altered. */
+export async function loadBody(
+  message: WebhookMessage,
+  bodies: Pick<R2Bucket, "get">,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  const stored =
+    message.body.storage === "inline"
+      ? utf8(message.body.text)
+      : await getBody(bodies, message.body.key);
+  if (!stored) {
+    return null;
+  }
+  const bytes = new Uint8Array(stored);
+  return (await sha256Hex(bytes)) === message.body.sha256 ? bytes : null;
+}
+
+/**
+ * The members `normalize` reads, parsed from validated bytes: a pipeline's `builds` or a
+ * release's `assets` are forwarded as bytes, never built as objects. Null: not an object.
+ */
+export function readPayload(bytes: Uint8Array): Record<string, unknown> | null {
+  const scan = scanJson(bytes, Number.POSITIVE_INFINITY);
+  return scan.ok && scan.object ? parseMembers(bytes, scan.members, NORMALIZE_KEYS) : null;
+}
+
+/**
+ * For messages queued before ingress decided packit-service's namespace and repository:
+ * read as packit-service reads it. Newer messages carry it, checked against the identity.
+ */
+export function packitRepoOf(payload: unknown) {
+  const url = identityFields(asJsonObject(payload) ?? {}).packitUrl?.value;
+  return typeof url === "string" ? parseGitRepo(url) : null;
+}
