@@ -6,22 +6,25 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
 import { enqueueDeps } from "../deps";
-import { type WebhookMessage, webhookMessage } from "../domain/queue-message";
+import { DELIVERY_STATUSES } from "../domain/delivery-state";
+import type { WebhookMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
 import { storeMessage } from "../events/enqueue";
 import { sendInBatches } from "../events/send-batches";
-import { fromBase64, toBase64Url, utf8 } from "../lib/encoding";
 import { log } from "../lib/logger";
 import { isoOrNull } from "../lib/time";
 import { errorResponses, idParam, json } from "../openapi";
-import {
-  DELIVERY_STATUSES,
-  DeliveriesRepo,
-  type DeliveryFilter,
-  type DeliveryRow,
-  TARGET_STATUSES,
-} from "../storage/deliveries-repo";
+import { DeliveriesRepo } from "../storage/deliveries-repo";
 import { InboxRepo } from "../storage/inbox-repo";
+import {
+  decodeCursor,
+  deliveryDetailSchema,
+  deliverySchema,
+  encodeCursor,
+  storedMessage,
+  summary,
+  toFilter,
+} from "./delivery-views";
 import { security } from "./schemas";
 
 const time = z
@@ -56,113 +59,6 @@ const bulkReplayBody = z
     limit: z.number().int().min(1).max(1000).default(100),
   })
   .strict();
-
-const deliverySchema = z
-  .object({
-    id: z.string(),
-    status: z.enum(DELIVERY_STATUSES),
-    kind: z.string(),
-    instance_url: z.string().nullable(),
-    project_id: z.number().int().nullable(),
-    project_path: z.string().nullable(),
-    registration_id: z.string().nullable(),
-    dedupe_key: z.string(),
-    duplicate_of: z.string().nullable(),
-    reason: z.string().nullable(),
-    attempts: z.number().int(),
-    received_at: z.string(),
-    first_attempt_at: z.string().nullable(),
-    last_attempt_at: z.string().nullable(),
-    next_attempt_at: z.string().nullable(),
-    last_status_code: z.number().int().nullable(),
-    last_error: z.string().nullable(),
-  })
-  .openapi("Delivery");
-
-const deliveryDetailSchema = deliverySchema
-  .extend({
-    generation: z.number().int(),
-    body_storage: z.enum(["inline", "r2", "unknown"]),
-    destinations: z.array(
-      z.object({
-        destination: z.string(),
-        status: z.enum(TARGET_STATUSES),
-        attempts: z.number().int(),
-        last_status_code: z.number().int().nullable(),
-        last_error: z.string().nullable(),
-        delivered_at: z.string().nullable(),
-      }),
-    ),
-    history: z.array(
-      z.object({
-        destination: z.string(),
-        attempted_at: z.string(),
-        outcome: z.string(),
-        status_code: z.number().int().nullable(),
-        error: z.string().nullable(),
-        duration_ms: z.number().int(),
-      }),
-    ),
-  })
-  .openapi("DeliveryDetail");
-
-function summary(row: DeliveryRow): z.infer<typeof deliverySchema> {
-  return {
-    id: row.id,
-    status: row.status,
-    kind: row.kind,
-    instance_url: row.instance_url,
-    project_id: row.project_id,
-    project_path: row.project_path,
-    registration_id: row.registration_id,
-    dedupe_key: row.dedupe_key,
-    duplicate_of: row.duplicate_of,
-    reason: row.reason,
-    attempts: row.attempts,
-    received_at: new Date(row.received_at).toISOString(),
-    first_attempt_at: isoOrNull(row.first_attempt_at),
-    last_attempt_at: isoOrNull(row.last_attempt_at),
-    next_attempt_at: isoOrNull(row.next_attempt_at),
-    last_status_code: row.last_status_code,
-    last_error: row.last_error,
-  };
-}
-
-function encodeCursor(row: DeliveryRow): string {
-  return toBase64Url(utf8(`${row.received_at}:${row.id}`));
-}
-
-function decodeCursor(cursor: string): { receivedAt: number; id: string } {
-  const bytes = fromBase64(cursor);
-  const match = bytes ? /^(\d+):(.+)$/.exec(new TextDecoder().decode(bytes)) : null;
-  if (!match?.[1] || !match[2]) {
-    throw new AppError("validation_failed", "cursor: not a cursor this API returned");
-  }
-  return { receivedAt: Number(match[1]), id: match[2] };
-}
-
-function toFilter(input: {
-  project_id?: number | undefined;
-  status?: DeliveryFilter["status"];
-  since?: number | undefined;
-  until?: number | undefined;
-}): DeliveryFilter {
-  return {
-    projectId: input.project_id,
-    status: input.status,
-    since: input.since,
-    until: input.until,
-  };
-}
-
-function storedMessage(text: string): WebhookMessage | null {
-  try {
-    const parsed = webhookMessage.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
 
 /** Bumps the generation and returns the message to send, or null for an unknown id. */
 async function prepareReplay(repo: DeliveriesRepo, id: string): Promise<WebhookMessage | null> {

@@ -1,9 +1,9 @@
 /** GET /admin/stats: what the relay did in the last hour, per project and event kind. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
+import type { DeliveryStatus } from "../domain/delivery-state";
 import { percentile } from "../lib/percentile";
 import { errorResponses, json } from "../openapi";
-import type { DeliveryStatus } from "../storage/deliveries-repo";
 import { StatsRepo } from "../storage/stats-repo";
 import { security } from "./schemas";
 

@@ -9,17 +9,13 @@
  * and the ack, the message comes back, finds a finished delivery and is acked unforwarded.
  */
 import { type Config, readConfig } from "../config";
+import { type AttemptRecord, type DeliveryStatus, TERMINAL } from "../domain/delivery-state";
 import type { QueueDecision } from "../domain/queue-decision";
 import type { WebhookMessage } from "../domain/queue-message";
 import { normalize } from "../events/normalize";
 import { eventContentHash } from "../gitlab/content-hash";
 import { log } from "../lib/logger";
-import {
-  type AttemptRecord,
-  DeliveriesRepo,
-  type DeliveryStatus,
-  TERMINAL,
-} from "../storage/deliveries-repo";
+import { DeliveriesRepo } from "../storage/deliveries-repo";
 import { decideOutcome, needsAttempt, targetStatusOf } from "./delivery-outcome";
 import {
   configuredDestinations,

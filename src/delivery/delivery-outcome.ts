@@ -3,9 +3,10 @@
  * before), decide the delivery's new status, what is recorded, and whether the queue
  * message is acked or retried, and when. No bindings, no clock, no randomness of its own.
  */
+
+import type { AttemptRecord, Finish, TargetStatus } from "../domain/delivery-state";
 import type { QueueDecision } from "../domain/queue-decision";
 import { backoffSeconds, RETRY_WINDOW_MS } from "../lib/backoff";
-import type { AttemptRecord, Finish, TargetStatus } from "../storage/deliveries-repo";
 import type { AttemptOutcome } from "./forward";
 
 /** What an attempt's outcome makes of its destination. */

@@ -4,33 +4,14 @@
  * either), and reads back the row and its destinations.
  */
 import { z } from "zod";
+import {
+  type AttemptRecord,
+  DELIVERY_STATUSES,
+  type DeliveryStatus,
+  type Finish,
+  TARGET_STATUSES,
+} from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
-
-export const DELIVERY_STATUSES = [
-  "queued",
-  "retrying",
-  "delivered",
-  "duplicate",
-  "skipped",
-  "rejected",
-  "dead",
-  "undeliverable",
-] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
-/** Statuses a delivery keeps until a replay: every one but queued and retrying. */
-export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(
-  DELIVERY_STATUSES.filter((s) => s !== "queued" && s !== "retrying"),
-);
-
-export const TARGET_STATUSES = [
-  "pending",
-  "delivered",
-  "retrying",
-  "rejected",
-  "skipped",
-  "dead",
-] as const;
-export type TargetStatus = (typeof TARGET_STATUSES)[number];
 
 const deliveryRow = z.object({
   id: z.string(),
@@ -79,24 +60,6 @@ const attemptRow = z.object({
   duration_ms: z.number().int(),
 });
 export type AttemptRow = z.infer<typeof attemptRow>;
-
-export type AttemptRecord = {
-  destination: string;
-  targetStatus: TargetStatus;
-  outcome: string;
-  statusCode: number | null;
-  error: string | null;
-  durationMs: number;
-};
-
-export type Finish = {
-  status: DeliveryStatus;
-  reason?: string | null;
-  nextAttemptAt?: number | null;
-  lastStatusCode?: number | null;
-  lastError?: string | null;
-  attempted?: boolean;
-};
 
 export type DeliveryFilter = {
   projectId?: number | undefined;

@@ -3,7 +3,7 @@
  * ingress times, and the per-minute counts of ignored events (which nothing else records).
  */
 import { z } from "zod";
-import { DELIVERY_STATUSES } from "./deliveries-repo";
+import { DELIVERY_STATUSES } from "../domain/delivery-state";
 
 export class StatsRepo {
   constructor(private readonly db: D1Database) {}

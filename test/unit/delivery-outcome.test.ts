@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decideOutcome, needsAttempt, targetStatusOf } from "../../src/delivery/delivery-outcome";
-import type { AttemptRecord, TargetStatus } from "../../src/storage/deliveries-repo";
+import type { AttemptRecord, TargetStatus } from "../../src/domain/delivery-state";
 
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 const HOUR = 3600_000;
