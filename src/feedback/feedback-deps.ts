@@ -1,7 +1,14 @@
 /** The bindings feedback processing needs, built from `env` in one place. */
-import { readConfig } from "../config";
+import { type Config, readConfig } from "../config";
 import { FeedbackRepo } from "../storage/feedback-repo";
-import type { FeedbackDeps } from "./process-feedback";
+
+export type FeedbackDeps = {
+  repo: FeedbackRepo;
+  config: Config;
+  fetcher: typeof fetch;
+  now: () => number;
+  random: () => number;
+};
 
 export function feedbackDeps(env: Env): FeedbackDeps {
   return {

@@ -9,53 +9,35 @@
  * - 5xx and network errors retry with backoff for 6 hours, then `failed`.
  * - 401 marks the credential broken and fails at once.
  */
-import type { Config } from "../config";
-import { type NoteRequest, type StatusRequest, storedRequest } from "../domain/feedback-requests";
-import { backoffSeconds } from "../lib/backoff";
+import { storedRequest } from "../domain/feedback-requests";
+import type { QueueDecision } from "../domain/queue-decision";
 import { decrypt } from "../lib/crypto";
 import { log } from "../lib/logger";
 import { apiTokenContext, projectTokenContext } from "../lib/secret-contexts";
-import type { FeedbackOutcome, FeedbackRepo, FeedbackRow } from "../storage/feedback-repo";
+import type { FeedbackOutcome, FeedbackRow } from "../storage/feedback-repo";
 import { NO_CREDENTIAL } from "../storage/instances-repo";
+import type { FeedbackDeps } from "./feedback-deps";
 import {
-  type Classified,
-  callGitlab,
-  classify,
-  fallbackNoteBody,
-  type GitlabAnswer,
-  type GitlabCall,
-  noteCall,
-  noteTarget,
-  reactionCall,
-  resumeAt,
-  statusCall,
-} from "./gitlab-api";
+  type FeedbackAttempt,
+  type FeedbackEffect,
+  seconds,
+  settleFeedback,
+} from "./feedback-outcome";
+import { callGitlab, classify, type GitlabCall, reactionCall } from "./gitlab-api";
+import { sendNote, sendStatus } from "./send-feedback";
 
-export const FEEDBACK_RETRY_WINDOW_MS = 6 * 3600 * 1000;
 const LOCK_MS = 60_000;
 /** notes_create: 60 per minute per user on GitLab.com, 300 by default elsewhere. */
 export function noteLimit(instanceUrl: string): number {
   return new URL(instanceUrl).hostname === "gitlab.com" ? 60 : 300;
 }
 
-export type FeedbackDeps = {
-  repo: FeedbackRepo;
-  config: Config;
-  fetcher: typeof fetch;
-  now: () => number;
-  random: () => number;
-};
-
-export type FeedbackDecision = { action: "ack" } | { action: "retry"; delaySeconds: number };
+export type FeedbackDecision = QueueDecision;
 
 const TERMINAL = new Set(["done", "failed", "superseded"]);
 const ack = { action: "ack" } as const;
 
-function seconds(ms: number): number {
-  return Math.max(1, Math.ceil(ms / 1000));
-}
-
-type Attempt = { answer: GitlabAnswer; classified: Classified; fallback?: string };
+type Attempt = FeedbackAttempt;
 
 export async function processFeedback(id: string, deps: FeedbackDeps): Promise<FeedbackDecision> {
   const row = await deps.repo.get(id);
@@ -185,14 +167,15 @@ export async function processFeedback(id: string, deps: FeedbackDeps): Promise<F
     } else {
       // One instant for deciding and recording, so next_attempt_at is exactly the delay.
       const at = deps.now();
-      const result = await settle(
-        row,
+      const result = settleFeedback({
         attempt,
-        creds.project_registration_id,
-        useProjectToken,
-        deps,
-        at,
-      );
+        attempts: row.attempts,
+        firstAttemptAt: row.first_attempt_at,
+        usedProjectToken: useProjectToken && creds.project_registration_id !== null,
+        now: at,
+        random: deps.random,
+      });
+      await applyEffects(result.effects, row, creds.project_registration_id, deps, at);
       await record(result.outcome, at);
       decision = result.decision;
       sent = result.outcome.state === "done";
@@ -205,172 +188,29 @@ export async function processFeedback(id: string, deps: FeedbackDeps): Promise<F
   return decision;
 }
 
-type Gitlab = (call: GitlabCall) => Promise<GitlabAnswer>;
-type Budget = () => Promise<number | null>;
-
-async function sendStatus(
-  request: StatusRequest,
+/** Applies what settling decided beyond the request itself. */
+async function applyEffects(
+  effects: readonly FeedbackEffect[],
   row: FeedbackRow,
-  gitlab: Gitlab,
-  budget: Budget,
-  deps: FeedbackDeps,
-): Promise<Attempt | { waitMs: number }> {
-  const answer = await gitlab(statusCall(request));
-  const classified = classify("status", answer);
-  if (
-    classified.kind !== "forbidden_or_missing" ||
-    request.fallback !== "note" ||
-    !request.merge_request_iid
-  ) {
-    return { answer, classified };
-  }
-  // A fork the relay may not set statuses on: one MR note per status name, edited on updates.
-  const noteRequest: NoteRequest = {
-    instance_url: request.instance_url,
-    project_id: request.merge_request_project_id ?? request.project_id,
-    target: { type: "merge_request", iid: request.merge_request_iid },
-    body: fallbackNoteBody(request),
-    dedupe_key: `status:${request.name}`,
-    ...(request.event_uuid ? { event_uuid: request.event_uuid } : {}),
-  };
-  const note = await sendNote(noteRequest, row, gitlab, budget, deps);
-  return "waitMs" in note ? note : { ...note, fallback: "note" };
-}
-
-async function sendNote(
-  request: NoteRequest,
-  row: FeedbackRow,
-  gitlab: Gitlab,
-  budget: Budget,
-  deps: FeedbackDeps,
-): Promise<Attempt | { waitMs: number }> {
-  const key = request.dedupe_key
-    ? {
-        instanceId: row.instance_id,
-        projectId: request.project_id,
-        target: noteTarget(request.target),
-        dedupeKey: request.dedupe_key,
-      }
-    : null;
-  const existing = key ? await deps.repo.findNote(key) : null;
-  if (existing !== null && request.target.type === "commit") {
-    // Commit comments cannot be edited: with a dedupe key they are posted once.
-    return { answer: okAnswer(existing), classified: { kind: "done", gitlabId: existing } };
-  }
-  const wait = await budget();
-  if (wait !== null) {
-    return { waitMs: wait + Math.floor(deps.random() * 2000) };
-  }
-  let answer = await gitlab(noteCall(request, existing));
-  if (existing !== null && answer.status === 404) {
-    answer = await gitlab(noteCall(request, null)); // the earlier note was deleted
-  }
-  const classified = classify("note", answer);
-  if (key && classified.kind === "done") {
-    // Commit comments have no id: 0 still records that the note was posted.
-    await deps.repo.saveNote(key, classified.gitlabId ?? 0, deps.now());
-  }
-  return { answer, classified };
-}
-
-function okAnswer(id: number): GitlabAnswer {
-  return {
-    status: 200,
-    body: { id },
-    text: "",
-    retryAfter: null,
-    rateLimitReset: null,
-    error: null,
-  };
-}
-
-async function settle(
-  row: FeedbackRow,
-  attempt: Attempt,
   projectRegistrationId: string | null,
-  usedProjectToken: boolean,
   deps: FeedbackDeps,
   now: number,
-): Promise<{ outcome: FeedbackOutcome; decision: FeedbackDecision }> {
-  const { answer, classified } = attempt;
-  const common = {
-    attempted: true,
-    gitlabStatus: answer.status,
-    fallback: attempt.fallback ?? null,
-  };
-  const error = answer.error ?? (answer.text || null);
-  const retryLater = (delaySeconds: number, lastError: string | null) => {
-    if (now - (row.first_attempt_at ?? now) >= FEEDBACK_RETRY_WINDOW_MS) {
-      return {
-        outcome: {
-          ...common,
-          state: "failed" as const,
-          lastError: `gave up after 6 hours: ${lastError}`,
-        },
-        decision: ack,
-      };
-    }
-    return {
-      outcome: {
-        ...common,
-        state: "retrying" as const,
-        lastError,
-        nextAttemptAt: now + delaySeconds * 1000,
-      },
-      decision: { action: "retry" as const, delaySeconds },
-    };
-  };
-  switch (classified.kind) {
-    case "done":
-      return {
-        outcome: { ...common, state: "done", gitlabId: classified.gitlabId, lastError: null },
-        decision: ack,
-      };
-    case "lock_contention":
-      return retryLater(1 + Math.round(deps.random()), error);
-    case "rate_limited": {
-      const until = resumeAt(answer, now, deps.random);
-      await deps.repo.pauseInstance(row.instance_id, until);
+): Promise<void> {
+  for (const effect of effects) {
+    if (effect.type === "pause_instance") {
+      await deps.repo.pauseInstance(row.instance_id, effect.until);
       log("warn", "GitLab rate limit: instance feedback paused", {
         instance_id: row.instance_id,
-        until,
+        until: effect.until,
       });
-      return {
-        outcome: {
-          ...common,
-          attempted: false,
-          state: "retrying",
-          lastError: error,
-          nextAttemptAt: until,
-        },
-        decision: { action: "retry", delaySeconds: seconds(until - now) },
-      };
-    }
-    case "transient":
-      return retryLater(
-        backoffSeconds(row.attempts + 1, deps.random, classified.retryAfter),
-        error,
-      );
-    case "unauthorized":
+    } else {
       await deps.repo.markCredentialBroken(
-        usedProjectToken && projectRegistrationId
+        effect.which === "project" && projectRegistrationId
           ? { projectRegistrationId }
           : { instanceId: row.instance_id },
         now,
       );
       log("error", "GitLab refused the relay's credential (401)", { instance_id: row.instance_id });
-      return { outcome: { ...common, state: "failed", lastError: error }, decision: ack };
-    case "unexpected":
-      return {
-        outcome: {
-          ...common,
-          state: "failed",
-          lastError: `unexpected GitLab response: ${error ?? ""}`,
-        },
-        decision: ack,
-      };
-    case "forbidden_or_missing":
-    case "permanent":
-      return { outcome: { ...common, state: "failed", lastError: error }, decision: ack };
+    }
   }
 }
