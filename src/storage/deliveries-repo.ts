@@ -4,69 +4,19 @@
  * either), and reads back the row and its destinations.
  */
 import { z } from "zod";
-import {
-  type AttemptRecord,
-  DELIVERY_STATUSES,
-  type DeliveryStatus,
-  type Finish,
-  TARGET_STATUSES,
-} from "../domain/delivery-state";
+import type { AttemptRecord, Finish } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
+import {
+  type AttemptRow,
+  attemptRow,
+  type DeliveryFilter,
+  type DeliveryRow,
+  deliveryRow,
+  type TargetRow,
+  targetRow,
+} from "./delivery-rows";
 
-const deliveryRow = z.object({
-  id: z.string(),
-  generation: z.number().int(),
-  dedupe_key: z.string(),
-  content_hash: z.string(),
-  registration_id: z.string().nullable(),
-  instance_url: z.string().nullable(),
-  project_id: z.number().int().nullable(),
-  project_path: z.string().nullable(),
-  kind: z.string(),
-  status: z.enum(DELIVERY_STATUSES),
-  duplicate_of: z.string().nullable(),
-  reason: z.string().nullable(),
-  attempts: z.number().int(),
-  received_at: z.number(),
-  first_attempt_at: z.number().nullable(),
-  last_attempt_at: z.number().nullable(),
-  next_attempt_at: z.number().nullable(),
-  last_status_code: z.number().int().nullable(),
-  last_error: z.string().nullable(),
-  ingress_ms: z.number().int().nullable(),
-  lease_owner: z.string().nullable(),
-  lease_until: z.number().nullable(),
-  message: z.string(),
-  updated_at: z.number(),
-});
-export type DeliveryRow = z.infer<typeof deliveryRow>;
-
-const targetRow = z.object({
-  destination: z.string(),
-  status: z.enum(TARGET_STATUSES),
-  attempts: z.number().int(),
-  last_status_code: z.number().int().nullable(),
-  last_error: z.string().nullable(),
-  delivered_at: z.number().nullable(),
-});
-export type TargetRow = z.infer<typeof targetRow>;
-
-const attemptRow = z.object({
-  destination: z.string(),
-  attempted_at: z.number(),
-  outcome: z.string(),
-  status_code: z.number().int().nullable(),
-  error: z.string().nullable(),
-  duration_ms: z.number().int(),
-});
-export type AttemptRow = z.infer<typeof attemptRow>;
-
-export type DeliveryFilter = {
-  projectId?: number | undefined;
-  status?: DeliveryStatus | undefined;
-  since?: number | undefined;
-  until?: number | undefined;
-};
+export type { AttemptRow, DeliveryFilter, DeliveryRow, TargetRow };
 
 /**
  * The guard of every write in `record`, checked inside the same transaction: the delivery is
