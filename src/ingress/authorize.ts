@@ -15,29 +15,13 @@ import { InstancesRepo } from "../storage/instances-repo";
 import { ProjectsRepo } from "../storage/projects-repo";
 import { forgetTokens, type Principal } from "./authenticate";
 
-/** What authenticated the sender, as the identity rule reads it. */
-function grantOf(principal: Principal): Grant {
-  if (principal.kind === "legacy_jwt") {
-    return {
-      kind: "legacy_jwt",
-      namespace: principal.claims.namespace,
-      repoName: principal.claims.repo_name ?? null,
-    };
-  }
-  const reg = principal.registration;
-  return reg.kind === "project" && reg.gitlab_project_id !== null
-    ? {
-        kind: "project",
-        instanceUrl: reg.instance_url,
-        projectId: reg.gitlab_project_id,
-        path: reg.path,
-      }
-    : { kind: "namespace", instanceUrl: reg.instance_url, namespace: reg.path };
-}
-
+/**
+ * Who sent the event, as the queue message names it. A project's path is the identity's
+ * (the registration's, or the spelling GitLab uses now); without one, the registration's.
+ */
 export function registrationRef(
   principal: Principal,
-  identity: Identity,
+  identity?: Identity,
 ): WebhookMessage["registration"] {
   if (principal.kind === "legacy_jwt") {
     return {
@@ -53,9 +37,23 @@ export function registrationRef(
         id: reg.id,
         token_id: principal.tokenId,
         gitlab_project_id: reg.gitlab_project_id,
-        path: identity.path,
+        path: identity?.path ?? reg.path,
       }
     : { kind: "namespace", id: reg.id, token_id: principal.tokenId, namespace: reg.path };
+}
+
+/** What authenticated the sender, as the identity rule reads it. */
+function grantOf(principal: Principal): Grant {
+  const ref = registrationRef(principal);
+  const instanceUrl = principal.kind === "token" ? principal.registration.instance_url : "";
+  switch (ref.kind) {
+    case "legacy_jwt":
+      return { kind: "legacy_jwt", namespace: ref.namespace, repoName: ref.repo_name };
+    case "project":
+      return { kind: "project", instanceUrl, projectId: ref.gitlab_project_id, path: ref.path };
+    case "namespace":
+      return { kind: "namespace", instanceUrl, namespace: ref.namespace };
+  }
 }
 
 /**
