@@ -1,7 +1,27 @@
 /** Hono typing shared by every route: the generated bindings and per-request variables. */
+import type { DeliveriesRepo } from "./storage/deliveries-repo";
+import type { FeedbackRepo } from "./storage/feedback-repo";
+import type { InboxRepo } from "./storage/inbox-repo";
+import type { InstancesRepo } from "./storage/instances-repo";
+import type { ProjectsRepo } from "./storage/projects-repo";
+import type { SealedSecretsRepo } from "./storage/sealed-secrets-repo";
+import type { StatsRepo } from "./storage/stats-repo";
+
+/** The D1 repositories, built once per request or batch by the composition root (deps.ts). */
+export type Repos = {
+  deliveries: DeliveriesRepo;
+  feedback: FeedbackRepo;
+  inbox: InboxRepo;
+  instances: InstancesRepo;
+  projects: ProjectsRepo;
+  sealedSecrets: SealedSecretsRepo;
+  stats: StatsRepo;
+};
+
 export type AppEnv = {
   Bindings: Env;
   Variables: {
     requestId: string;
+    repos: Repos;
   };
 };

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { createAdminApp } from "./admin/admin-app";
 import type { AppEnv } from "./app-env";
+import { repos } from "./deps";
 import { AppError, renderError } from "./errors";
 import { createFeedbackApp } from "./feedback/feedback-routes";
 import { registerWebhookRoutes } from "./ingress/webhook-route";
@@ -13,6 +14,7 @@ export function createApp(): Hono<AppEnv> {
     const requestId = crypto.randomUUID();
     const started = Date.now();
     c.set("requestId", requestId);
+    c.set("repos", repos(c.env.DB));
     await next();
     c.header("X-Request-Id", requestId);
     // One line per request; the path only (no query string: it may carry filters, never secrets).

@@ -1,11 +1,55 @@
-/** Narrow bindings for the adapters, built from `env` in one place. */
+/**
+ * The composition root: every repository and every capability's dependencies are built here
+ * from the Worker's bindings, and nowhere else. Routes read `c.var.repos`; the queue and cron
+ * handlers call these builders. Each capability declares the narrow deps it needs.
+ */
+import type { Repos } from "./app-env";
+import { readConfig } from "./config";
+import type { ConsumerDeps } from "./delivery/consumer";
 import type { EnqueueDeps } from "./events/enqueue";
+import type { FeedbackDeps } from "./feedback/feedback-deps";
+import { DeliveriesRepo } from "./storage/deliveries-repo";
+import { FeedbackRepo } from "./storage/feedback-repo";
 import { InboxRepo } from "./storage/inbox-repo";
+import { InstancesRepo } from "./storage/instances-repo";
+import { ProjectsRepo } from "./storage/projects-repo";
+import { SealedSecretsRepo } from "./storage/sealed-secrets-repo";
+import { StatsRepo } from "./storage/stats-repo";
+
+/** The D1 repositories over one database binding (cheap: they hold only the binding). */
+export function repos(db: D1Database): Repos {
+  return {
+    deliveries: new DeliveriesRepo(db),
+    feedback: new FeedbackRepo(db),
+    inbox: new InboxRepo(db),
+    instances: new InstancesRepo(db),
+    projects: new ProjectsRepo(db),
+    sealedSecrets: new SealedSecretsRepo(db),
+    stats: new StatsRepo(db),
+  };
+}
 
 export function enqueueDeps(env: Env): EnqueueDeps {
+  return { queue: env.EVENTS_QUEUE, bodies: env.BODIES, inbox: new InboxRepo(env.DB) };
+}
+
+export function consumerDeps(env: Env): ConsumerDeps {
   return {
-    queue: env.EVENTS_QUEUE,
+    deliveries: new DeliveriesRepo(env.DB),
     bodies: env.BODIES,
-    inbox: new InboxRepo(env.DB),
+    config: readConfig(env),
+    fetcher: (input, init) => fetch(input, init),
+    now: Date.now,
+    random: Math.random,
+  };
+}
+
+export function feedbackDeps(env: Env): FeedbackDeps {
+  return {
+    repo: new FeedbackRepo(env.DB),
+    config: readConfig(env),
+    fetcher: (input, init) => fetch(input, init),
+    now: Date.now,
+    random: Math.random,
   };
 }

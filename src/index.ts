@@ -6,13 +6,10 @@ import { createApp } from "./app";
 import { readConfig } from "./config";
 import { PURGE_CRON } from "./cron";
 import { purgeExpired } from "./delivery/retention";
+import { repos } from "./deps";
 import { sweepInbox } from "./events/inbox-sweep";
 import { log } from "./lib/logger";
 import { consumeQueue } from "./queues";
-import { DeliveriesRepo } from "./storage/deliveries-repo";
-import { FeedbackRepo } from "./storage/feedback-repo";
-import { InboxRepo } from "./storage/inbox-repo";
-import { StatsRepo } from "./storage/stats-repo";
 
 const app = createApp();
 
@@ -31,12 +28,7 @@ export default {
       return;
     }
     const purged = await purgeExpired(
-      {
-        deliveries: new DeliveriesRepo(env.DB),
-        feedback: new FeedbackRepo(env.DB),
-        stats: new StatsRepo(env.DB),
-        bodies: env.BODIES,
-      },
+      { ...repos(env.DB), bodies: env.BODIES },
       readConfig(env).RETENTION_DAYS,
       controller.scheduledTime,
     );
@@ -47,7 +39,7 @@ export default {
 } satisfies ExportedHandler<Env, unknown>;
 
 async function sweep(env: Env, cron: string): Promise<void> {
-  const swept = await sweepInbox(new InboxRepo(env.DB), env.EVENTS_QUEUE);
+  const swept = await sweepInbox(repos(env.DB).inbox, env.EVENTS_QUEUE);
   if (swept.sent || swept.failed || swept.malformed) {
     log("info", "inbox swept", { cron, ...swept });
   }

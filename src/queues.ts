@@ -4,15 +4,13 @@
  * never makes the batch's good ones retry. Bodies are untrusted until the schema says
  * otherwise; a message that fails it is acked (retrying cannot fix it) and logged.
  */
-import { type ConsumerDeps, claimForDeadLetter, consumerDeps, deliver } from "./delivery/consumer";
+import { type ConsumerDeps, claimForDeadLetter, deliver } from "./delivery/consumer";
+import { consumerDeps, feedbackDeps, repos } from "./deps";
 import type { QueueDecision } from "./domain/queue-decision";
 import { type FeedbackMessage, queueMessage, type WebhookMessage } from "./domain/queue-message";
-import { feedbackDeps } from "./feedback/feedback-deps";
 import { processFeedback } from "./feedback/process-feedback";
 import { backoffSeconds } from "./lib/backoff";
 import { log } from "./lib/logger";
-import { FeedbackRepo } from "./storage/feedback-repo";
-import { ProjectsRepo } from "./storage/projects-repo";
 
 /** Applies a decision to the message; an unexpected error retries it with backoff. */
 async function settle(
@@ -47,7 +45,7 @@ async function touchTokens(messages: readonly WebhookMessage[], env: Env): Promi
     }
   }
   try {
-    await new ProjectsRepo(env.DB).touchTokens(uses);
+    await repos(env.DB).projects.touchTokens(uses);
   } catch (err) {
     log("warn", "could not record token use", { error: String(err) });
   }
@@ -111,7 +109,7 @@ export async function consumeDeadLetters(
 ): Promise<void> {
   const { valid, feedback } = parseAll(batch);
   for (const { raw, message } of feedback) {
-    await new FeedbackRepo(env.DB).record(
+    await repos(env.DB).feedback.record(
       message.feedback_id,
       { state: "failed", attempted: false, lastError: "queue retries exhausted" },
       deps.now(),

@@ -14,8 +14,7 @@ import { sendInBatches } from "../events/send-batches";
 import { log } from "../lib/logger";
 import { isoOrNull } from "../lib/time";
 import { errorResponses, idParam, json } from "../openapi";
-import { DeliveriesRepo } from "../storage/deliveries-repo";
-import { InboxRepo } from "../storage/inbox-repo";
+import type { DeliveriesRepo } from "../storage/deliveries-repo";
 import {
   decodeCursor,
   deliveryDetailSchema,
@@ -93,7 +92,7 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const query = c.req.valid("query");
-      const rows = await new DeliveriesRepo(c.env.DB).list(
+      const rows = await c.var.repos.deliveries.list(
         toFilter(query),
         query.limit + 1,
         query.cursor ? decodeCursor(query.cursor) : undefined,
@@ -123,7 +122,7 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
       },
     }),
     async (c) => {
-      const repo = new DeliveriesRepo(c.env.DB);
+      const repo = c.var.repos.deliveries;
       const row = await repo.get(c.req.valid("param").id);
       if (!row) {
         throw new AppError("not_found", "no such delivery");
@@ -166,7 +165,7 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const message = await prepareReplay(new DeliveriesRepo(c.env.DB), id);
+      const message = await prepareReplay(c.var.repos.deliveries, id);
       if (!message) {
         throw new AppError("not_found", "no such delivery");
       }
@@ -193,7 +192,7 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const input = c.req.valid("json");
-      const repo = new DeliveriesRepo(c.env.DB);
+      const repo = c.var.repos.deliveries;
       const rows = (await repo.list(toFilter(input), input.limit)).reverse();
       const items: { ref: string; message: WebhookMessage }[] = [];
       for (const row of rows) {
@@ -215,7 +214,7 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
             count: ids.length,
             error: String(err),
           });
-          const inbox = new InboxRepo(c.env.DB);
+          const inbox = c.var.repos.inbox;
           for (const item of items.filter((i) => ids.includes(i.ref))) {
             try {
               await inbox.insert(item.ref, JSON.stringify(item.message), Date.now());

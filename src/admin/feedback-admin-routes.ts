@@ -8,7 +8,6 @@ import { AppError } from "../errors";
 import { storeMessage } from "../events/enqueue";
 import { toView } from "../feedback/feedback-view";
 import { errorResponses, idParam, json } from "../openapi";
-import { FeedbackRepo } from "../storage/feedback-repo";
 import { audit } from "./audit";
 import { security } from "./schemas";
 
@@ -35,7 +34,7 @@ export function registerFeedbackAdminRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const { state, limit } = c.req.valid("query");
-      const rows = await new FeedbackRepo(c.env.DB).list(state, limit);
+      const rows = await c.var.repos.feedback.list(state, limit);
       return c.json({ feedback: rows.map(toView) }, 200);
     },
   );
@@ -54,7 +53,7 @@ export function registerFeedbackAdminRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const repo = new FeedbackRepo(c.env.DB);
+      const repo = c.var.repos.feedback;
       const row = await repo.get(id);
       if (!row) {
         throw new AppError("not_found", "no such feedback");

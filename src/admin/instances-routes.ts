@@ -7,7 +7,7 @@ import { encrypt } from "../lib/crypto";
 import { normalizeInstanceUrl } from "../lib/instance-url";
 import { apiTokenContext } from "../lib/secret-contexts";
 import { errorResponses, idParam, json } from "../openapi";
-import { InstancesRepo, toInstance } from "../storage/instances-repo";
+import { toInstance } from "../storage/instances-repo";
 import { audit } from "./audit";
 import { createInstanceSchema, instanceSchema, security, updateInstanceSchema } from "./schemas";
 
@@ -53,7 +53,7 @@ export function registerInstanceRoutes(admin: ApiApp): void {
         created_at: now,
         updated_at: now,
       };
-      if ((await new InstancesRepo(c.env.DB).insert(row)) === "duplicate") {
+      if ((await c.var.repos.instances.insert(row)) === "duplicate") {
         throw new AppError("conflict", `instance ${url} is already registered`);
       }
       audit(c, "instance.create", { instance_id: id, url });
@@ -76,7 +76,7 @@ export function registerInstanceRoutes(admin: ApiApp): void {
       },
     }),
     async (c) => {
-      const rows = await new InstancesRepo(c.env.DB).list();
+      const rows = await c.var.repos.instances.list();
       return c.json({ instances: rows.map(toInstance) }, 200);
     },
   );
@@ -110,7 +110,7 @@ export function registerInstanceRoutes(admin: ApiApp): void {
           apiTokenContext(id),
         );
       }
-      const repo = new InstancesRepo(c.env.DB);
+      const repo = c.var.repos.instances;
       const result = await repo.update(id, changes, Date.now());
       if (result.outcome === "duplicate") {
         throw new AppError("conflict", "another instance has that URL");
@@ -143,7 +143,7 @@ export function registerInstanceRoutes(admin: ApiApp): void {
       },
     }),
     async (c) => {
-      const outcome = await new InstancesRepo(c.env.DB).delete(c.req.valid("param").id);
+      const outcome = await c.var.repos.instances.delete(c.req.valid("param").id);
       if (outcome === "missing") {
         throw new AppError("not_found", "no such instance");
       }

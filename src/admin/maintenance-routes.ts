@@ -7,7 +7,6 @@ import type { ApiApp } from "../api-app";
 import { decrypt, encrypt } from "../lib/crypto";
 import { log } from "../lib/logger";
 import { errorResponses, json } from "../openapi";
-import { SealedSecretsRepo } from "../storage/sealed-secrets-repo";
 import { audit } from "./audit";
 import { requireEncryptionKey } from "./instances-routes";
 import { security } from "./schemas";
@@ -29,7 +28,7 @@ export function registerMaintenanceRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const keys = requireEncryptionKey(c.env);
-      const repo = new SealedSecretsRepo(c.env.DB);
+      const repo = c.var.repos.sealedSecrets;
       let reencrypted = 0;
       let unreadable = 0;
       for (const secret of await repo.all()) {

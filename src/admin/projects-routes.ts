@@ -11,8 +11,7 @@ import { WEBHOOK_PATHS } from "../ingress/webhook-route";
 import { encrypt } from "../lib/crypto";
 import { projectTokenContext, signingSecretContext } from "../lib/secret-contexts";
 import { errorResponses, idParam, json } from "../openapi";
-import { InstancesRepo } from "../storage/instances-repo";
-import { ProjectsRepo, type RegistrationRow } from "../storage/projects-repo";
+import type { RegistrationRow } from "../storage/projects-repo";
 import { audit } from "./audit";
 import { instanceUrlOrThrow, requireEncryptionKey } from "./instances-routes";
 import { describeProject, gitlabSettings } from "./project-views";
@@ -45,7 +44,7 @@ export function registerProjectRoutes(admin: ApiApp): void {
     async (c) => {
       const input = c.req.valid("json");
       const instanceUrl = instanceUrlOrThrow(c.env, input.instance_url);
-      const instance = await new InstancesRepo(c.env.DB).findByUrl(instanceUrl);
+      const instance = await c.var.repos.instances.findByUrl(instanceUrl);
       if (!instance) {
         throw new AppError("not_found", `instance ${instanceUrl} is not registered`);
       }
@@ -65,7 +64,7 @@ export function registerProjectRoutes(admin: ApiApp): void {
         created_at: now,
       };
       const { token, row: tokenRow } = await mintToken(id, now, readConfig(c.env).TOKEN_CHECK_KEY);
-      const repo = new ProjectsRepo(c.env.DB);
+      const repo = c.var.repos.projects;
       if ((await repo.insertWithToken(row, tokenRow)) === "duplicate") {
         throw new AppError(
           "conflict",
@@ -112,7 +111,7 @@ export function registerProjectRoutes(admin: ApiApp): void {
       },
     }),
     async (c) => {
-      const repo = new ProjectsRepo(c.env.DB);
+      const repo = c.var.repos.projects;
       const rows = await repo.list();
       const projects = await Promise.all(
         rows.map(async (row) => describeProject(row, await repo.listTokens(row.id))),
@@ -134,7 +133,7 @@ export function registerProjectRoutes(admin: ApiApp): void {
       },
     }),
     async (c) => {
-      const repo = new ProjectsRepo(c.env.DB);
+      const repo = c.var.repos.projects;
       const row = await repo.get(c.req.valid("param").id);
       if (!row) {
         throw new AppError("not_found", "no such project");
@@ -153,7 +152,7 @@ export function registerProjectRoutes(admin: ApiApp): void {
       responses: { 204: { description: "Removed" }, ...errorResponses(401, 404) },
     }),
     async (c) => {
-      if (!(await new ProjectsRepo(c.env.DB).delete(c.req.valid("param").id))) {
+      if (!(await c.var.repos.projects.delete(c.req.valid("param").id))) {
         throw new AppError("not_found", "no such project");
       }
       audit(c, "project.delete", { project_registration_id: c.req.valid("param").id });
@@ -181,7 +180,7 @@ export function registerProjectRoutes(admin: ApiApp): void {
       const { id } = c.req.valid("param");
       // An empty body is allowed: the validator then skips it and the default applies.
       const { grace_period_seconds: grace } = rotateTokenSchema.parse(c.req.valid("json") ?? {});
-      const repo = new ProjectsRepo(c.env.DB);
+      const repo = c.var.repos.projects;
       if (!(await repo.get(id))) {
         throw new AppError("not_found", "no such project");
       }
@@ -231,7 +230,7 @@ export function registerProjectRoutes(admin: ApiApp): void {
         c.req.valid("json").token,
         projectTokenContext(id),
       );
-      if (!(await new ProjectsRepo(c.env.DB).setGitlabToken(id, sealed))) {
+      if (!(await c.var.repos.projects.setGitlabToken(id, sealed))) {
         throw new AppError("not_found", "no such project hook registration");
       }
       audit(c, "project.gitlab_token.set", { project_registration_id: id, removed: false });
@@ -249,7 +248,7 @@ export function registerProjectRoutes(admin: ApiApp): void {
       responses: { 204: { description: "Removed" }, ...errorResponses(401, 404) },
     }),
     async (c) => {
-      if (!(await new ProjectsRepo(c.env.DB).setGitlabToken(c.req.valid("param").id, null))) {
+      if (!(await c.var.repos.projects.setGitlabToken(c.req.valid("param").id, null))) {
         throw new AppError("not_found", "no such project hook registration");
       }
       audit(c, "project.gitlab_token.set", {
@@ -274,7 +273,7 @@ export function registerProjectRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const { id, token_id } = c.req.valid("param");
-      const row = await new ProjectsRepo(c.env.DB).revokeToken(id, token_id, Date.now());
+      const row = await c.var.repos.projects.revokeToken(id, token_id, Date.now());
       if (!row) {
         throw new AppError("not_found", "no such token for this project");
       }

@@ -4,7 +4,6 @@ import type { ApiApp } from "../api-app";
 import type { DeliveryStatus } from "../domain/delivery-state";
 import { percentile } from "../lib/percentile";
 import { errorResponses, json } from "../openapi";
-import { StatsRepo } from "../storage/stats-repo";
 import { security } from "./schemas";
 
 const WINDOW_MS = 3600 * 1000;
@@ -48,7 +47,7 @@ export function registerStatsRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const since = Date.now() - WINDOW_MS;
-      const { counts, ignored, ingressMs } = await new StatsRepo(c.env.DB).since(since);
+      const { counts, ignored, ingressMs } = await c.var.repos.stats.since(since);
       const projects = new Map<string, z.infer<typeof statsSchema>["projects"][number]>();
       const zero = (): Record<Counter, number> => ({
         received: 0,

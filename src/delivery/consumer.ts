@@ -8,14 +8,14 @@
  * again (the destination gets the same Idempotency-Key / CloudEvent id). Between the record
  * and the ack, the message comes back, finds a finished delivery and is acked unforwarded.
  */
-import { type Config, readConfig } from "../config";
+import type { Config } from "../config";
 import { type AttemptRecord, type DeliveryStatus, TERMINAL } from "../domain/delivery-state";
 import type { QueueDecision } from "../domain/queue-decision";
 import type { WebhookMessage } from "../domain/queue-message";
 import { normalize } from "../events/normalize";
 import { eventContentHash } from "../gitlab/content-hash";
 import { log } from "../lib/logger";
-import { DeliveriesRepo } from "../storage/deliveries-repo";
+import type { DeliveriesRepo } from "../storage/deliveries-repo";
 import { decideOutcome, needsAttempt, targetStatusOf } from "./delivery-outcome";
 import {
   configuredDestinations,
@@ -40,17 +40,6 @@ export type ConsumerDeps = {
   now: () => number;
   random: () => number;
 };
-
-export function consumerDeps(env: Env): ConsumerDeps {
-  return {
-    deliveries: new DeliveriesRepo(env.DB),
-    bodies: env.BODIES,
-    config: readConfig(env),
-    fetcher: (input, init) => fetch(input, init),
-    now: Date.now,
-    random: Math.random,
-  };
-}
 
 export function contentHash(message: WebhookMessage): Promise<string> {
   return eventContentHash({

@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import { createApiApp } from "../api-app";
 import type { AppEnv } from "../app-env";
 import { readConfig } from "../config";
-import { enqueueDeps } from "../deps";
+import { enqueueDeps, feedbackDeps } from "../deps";
 import {
   type FeedbackView,
   feedbackView,
@@ -25,11 +25,7 @@ import { storeMessage } from "../events/enqueue";
 import { gitlabProjectLookup } from "../gitlab/project-lookup";
 import { normalizeInstanceUrl } from "../lib/instance-url";
 import { errorResponses, idParam, json } from "../openapi";
-import { FeedbackRepo } from "../storage/feedback-repo";
-import { InstancesRepo } from "../storage/instances-repo";
-import { ProjectsRepo } from "../storage/projects-repo";
 import { requireCoverage } from "./coverage";
-import { feedbackDeps } from "./feedback-deps";
 import { toView } from "./feedback-view";
 import { noteTarget } from "./gitlab-api";
 import { processFeedback } from "./process-feedback";
@@ -75,19 +71,19 @@ type Answer =
 async function accept(c: Context<AppEnv>, accepted: Accepted, wait: boolean): Promise<Answer> {
   const config = readConfig(c.env);
   const url = normalizeInstanceUrl(accepted.request.instance_url, config.ALLOW_HTTP_INSTANCES);
-  const instance = url.ok ? await new InstancesRepo(c.env.DB).findByUrl(url.url) : null;
+  const instance = url.ok ? await c.var.repos.instances.findByUrl(url.url) : null;
   if (!instance) {
     throw new AppError("not_found", "the instance is not registered");
   }
   await requireCoverage(instance, projectsTouched(accepted), {
-    projects: new ProjectsRepo(c.env.DB),
+    projects: c.var.repos.projects,
     lookup: gitlabProjectLookup({
       encryptionKey: config.ENCRYPTION_KEY,
       fetcher: (input, init) => fetch(input, init),
       now: Date.now,
     }),
   });
-  const repo = new FeedbackRepo(c.env.DB);
+  const repo = c.var.repos.feedback;
   const id = crypto.randomUUID();
   const now = Date.now();
   await repo.insert({
@@ -184,7 +180,7 @@ export function createFeedbackApp(): OpenAPIHono<AppEnv> {
       },
     }),
     async (c) => {
-      const row = await new FeedbackRepo(c.env.DB).get(c.req.valid("param").id);
+      const row = await c.var.repos.feedback.get(c.req.valid("param").id);
       if (!row) {
         throw new AppError("not_found", "no such feedback");
       }

@@ -11,8 +11,6 @@ import { AppError } from "../errors";
 import { type Grant, type Identity, resolveIdentity } from "../gitlab/project-identity";
 import { gitlabProjectLookup } from "../gitlab/project-lookup";
 import { log } from "../lib/logger";
-import { InstancesRepo } from "../storage/instances-repo";
-import { ProjectsRepo } from "../storage/projects-repo";
 import { forgetTokens, type Principal } from "./authenticate";
 
 /**
@@ -73,7 +71,7 @@ export async function authorize(
   }
   if (result.outcome === "renamed" && principal.kind === "token") {
     const reg = principal.registration;
-    const instance = await new InstancesRepo(c.env.DB).get(reg.instance_id);
+    const instance = await c.var.repos.instances.get(reg.instance_id);
     const lookup = gitlabProjectLookup({
       encryptionKey: readConfig(c.env).ENCRYPTION_KEY,
       fetcher: (input, init) => fetch(input, init),
@@ -81,7 +79,7 @@ export async function authorize(
     });
     const answer = instance ? await lookup(instance, result.projectId) : { found: false as const };
     if (answer.found && answer.path.toLowerCase() === result.path.toLowerCase()) {
-      await new ProjectsRepo(c.env.DB).renamePath(reg.id, reg.path, answer.path);
+      await c.var.repos.projects.renamePath(reg.id, reg.path, answer.path);
       forgetTokens();
       log("info", "audit", {
         audit: "project.path.renamed",

@@ -13,8 +13,6 @@ import { buildMessage, storeMessage } from "../events/enqueue";
 import { classifyEvent, countedEventName, type RelayedKind } from "../gitlab/event-kinds";
 import { sha256Hex } from "../lib/crypto";
 import { log } from "../lib/logger";
-import { ProjectsRepo } from "../storage/projects-repo";
-import { StatsRepo } from "../storage/stats-repo";
 import { authenticate, checkSignature } from "./authenticate";
 import { authorize, registrationRef } from "./authorize";
 import { dedupeKey, dedupeScope } from "./dedupe-key";
@@ -81,7 +79,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   const { principal, bytes } = await limitFailures(c, async () => {
     const sender = await authenticate(
       { token: c.req.header("x-gitlab-token"), signature: signatureHeaders },
-      { repo: new ProjectsRepo(c.env.DB), config, now },
+      { repo: c.var.repos.projects, config, now },
     );
     const read = await readBody(c.req.raw, MAX_BODY_BYTES);
     await checkSignature(sender, signatureHeaders, read, now);
@@ -102,7 +100,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
     // Counted under the sender that authenticated, after the answer: GitLab must not wait.
     const sender = principal.kind === "token" ? principal.registration.id : "legacy_jwt";
     c.executionCtx.waitUntil(
-      new StatsRepo(c.env.DB)
+      c.var.repos.stats
         .countIgnored(sender, countedEventName(eventHeader), now)
         .catch((err) => log("warn", "could not count an ignored event", { error: String(err) })),
     );
