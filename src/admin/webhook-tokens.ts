@@ -22,7 +22,7 @@ export async function mintToken(
     token,
     row: {
       id: crypto.randomUUID(),
-      project_id: projectId,
+      registration_id: projectId,
       hash: await sha256Hex(token),
       hint: `${token.slice(0, 8)}…${token.slice(-4)}`,
       created_at: now,

@@ -117,7 +117,7 @@ async function loadToken(
       const secret = await decrypt(
         config.ENCRYPTION_KEY,
         sealed,
-        signingSecretContext(row.project_id),
+        signingSecretContext(row.registration_id),
       );
       const bytes = signingKeyBytes(secret);
       if (!bytes) {

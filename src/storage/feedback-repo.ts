@@ -173,7 +173,7 @@ export class FeedbackRepo {
         `SELECT i.id AS instance_id, i.url AS instance_url, i.api_token_enc AS instance_token_enc,
            i.credential_broken_at AS instance_broken_at, i.paused_until,
            p.id AS project_registration_id, p.gitlab_token_enc AS project_token_enc
-         FROM instances i LEFT JOIN projects p
+         FROM instances i LEFT JOIN registrations p
            ON p.instance_id = i.id AND p.kind = 'project' AND p.gitlab_project_id = ?2
          WHERE i.id = ?1`,
       )
@@ -192,7 +192,7 @@ export class FeedbackRepo {
             .prepare("UPDATE instances SET credential_broken_at = ?2 WHERE id = ?1")
             .bind(which.instanceId, now)
         : this.db
-            .prepare("UPDATE projects SET credential_broken_at = ?2 WHERE id = ?1")
+            .prepare("UPDATE registrations SET credential_broken_at = ?2 WHERE id = ?1")
             .bind(which.projectRegistrationId, now);
     await statement.run();
   }

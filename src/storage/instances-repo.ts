@@ -108,7 +108,7 @@ export class InstancesRepo {
         statements.push(
           this.db
             .prepare(
-              `UPDATE projects SET gitlab_token_enc = NULL, credential_broken_at = NULL
+              `UPDATE registrations SET gitlab_token_enc = NULL, credential_broken_at = NULL
                WHERE instance_id = ?1 AND gitlab_token_enc IS NOT NULL
                  AND EXISTS (SELECT 1 FROM instances WHERE id = ?1 AND url = ?2)`,
             )
@@ -131,7 +131,7 @@ export class InstancesRepo {
   /** Refuses while projects still point at the instance: their tokens would dangle. */
   async delete(id: string): Promise<"ok" | "missing" | "in_use"> {
     const inUse = await this.db
-      .prepare("SELECT 1 FROM projects WHERE instance_id = ?1 LIMIT 1")
+      .prepare("SELECT 1 FROM registrations WHERE instance_id = ?1 LIMIT 1")
       .bind(id)
       .first();
     if (inUse) {

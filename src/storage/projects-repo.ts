@@ -18,7 +18,7 @@ export type RegistrationRow = z.infer<typeof registrationRow>;
 
 const tokenRow = z.object({
   id: z.string(),
-  project_id: z.string(),
+  registration_id: z.string(),
   hash: z.string(),
   hint: z.string(),
   created_at: z.number(),
@@ -50,7 +50,7 @@ export class ProjectsRepo {
       await this.db.batch([
         this.db
           .prepare(
-            `INSERT INTO projects (id, instance_id, kind, gitlab_project_id, path, signing_secret_enc, created_at)
+            `INSERT INTO registrations (id, instance_id, kind, gitlab_project_id, path, signing_secret_enc, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
           )
           .bind(
@@ -76,7 +76,7 @@ export class ProjectsRepo {
   async list(instanceId?: string): Promise<RegistrationRow[]> {
     const { results } = await this.db
       .prepare(
-        `SELECT ${REGISTRATION_COLUMNS} FROM projects p JOIN instances i ON i.id = p.instance_id
+        `SELECT ${REGISTRATION_COLUMNS} FROM registrations p JOIN instances i ON i.id = p.instance_id
          WHERE ?1 IS NULL OR p.instance_id = ?1 ORDER BY i.url, p.path`,
       )
       .bind(instanceId ?? null)
@@ -87,7 +87,7 @@ export class ProjectsRepo {
   async get(id: string): Promise<RegistrationRow | null> {
     const row = await this.db
       .prepare(
-        `SELECT ${REGISTRATION_COLUMNS} FROM projects p JOIN instances i ON i.id = p.instance_id
+        `SELECT ${REGISTRATION_COLUMNS} FROM registrations p JOIN instances i ON i.id = p.instance_id
          WHERE p.id = ?1`,
       )
       .bind(id)
@@ -98,20 +98,20 @@ export class ProjectsRepo {
   /** GitLab confirmed a rename: the registration follows, if nobody changed it meanwhile. */
   async renamePath(id: string, from: string, to: string): Promise<boolean> {
     const result = await this.db
-      .prepare("UPDATE projects SET path = ?3 WHERE id = ?1 AND kind = 'project' AND path = ?2")
+      .prepare("UPDATE registrations SET path = ?3 WHERE id = ?1 AND kind = 'project' AND path = ?2")
       .bind(id, from, to)
       .run();
     return result.meta.changes > 0;
   }
 
   async delete(id: string): Promise<boolean> {
-    const result = await this.db.prepare("DELETE FROM projects WHERE id = ?1").bind(id).run();
+    const result = await this.db.prepare("DELETE FROM registrations WHERE id = ?1").bind(id).run();
     return result.meta.changes > 0;
   }
 
   async listTokens(projectId: string): Promise<TokenRow[]> {
     const { results } = await this.db
-      .prepare("SELECT * FROM tokens WHERE project_id = ?1 ORDER BY created_at")
+      .prepare("SELECT * FROM tokens WHERE registration_id = ?1 ORDER BY created_at")
       .bind(projectId)
       .all();
     return z.array(tokenRow).parse(results);
@@ -126,9 +126,9 @@ export class ProjectsRepo {
       this.db
         .prepare(
           `UPDATE tokens SET expires_at = min(coalesce(expires_at, ?2), ?2)
-           WHERE project_id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)`,
+           WHERE registration_id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)`,
         )
-        .bind(token.project_id, graceEndsAt, now),
+        .bind(token.registration_id, graceEndsAt, now),
       this.insertTokenStatement(token),
     ]);
   }
@@ -137,7 +137,7 @@ export class ProjectsRepo {
     const row = await this.db
       .prepare(
         `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?3)
-         WHERE project_id = ?1 AND id = ?2 RETURNING *`,
+         WHERE registration_id = ?1 AND id = ?2 RETURNING *`,
       )
       .bind(projectId, tokenId, now)
       .first();
@@ -151,7 +151,7 @@ export class ProjectsRepo {
         `SELECT t.*, p.instance_id AS r_instance_id, i.url AS r_instance_url, p.kind AS r_kind,
            p.gitlab_project_id AS r_gitlab_project_id, p.path AS r_path,
            p.signing_secret_enc AS r_signing_secret_enc, p.created_at AS r_created_at
-         FROM tokens t JOIN projects p ON p.id = t.project_id JOIN instances i ON i.id = p.instance_id
+         FROM tokens t JOIN registrations p ON p.id = t.registration_id JOIN instances i ON i.id = p.instance_id
          WHERE t.hash = ?1`,
       )
       .bind(hash)
@@ -162,7 +162,7 @@ export class ProjectsRepo {
     return tokenWithRegistration.parse({
       ...row,
       registration: {
-        id: row.project_id,
+        id: row.registration_id,
         instance_id: row.r_instance_id,
         instance_url: row.r_instance_url,
         kind: row.r_kind,
@@ -194,7 +194,7 @@ export class ProjectsRepo {
   async setGitlabToken(id: string, tokenEnc: string | null): Promise<boolean> {
     const result = await this.db
       .prepare(
-        "UPDATE projects SET gitlab_token_enc = ?2, credential_broken_at = NULL WHERE id = ?1 AND kind = 'project'",
+        "UPDATE registrations SET gitlab_token_enc = ?2, credential_broken_at = NULL WHERE id = ?1 AND kind = 'project'",
       )
       .bind(id, tokenEnc)
       .run();
@@ -213,12 +213,12 @@ export class ProjectsRepo {
     const [direct, namespaces] = await this.db.batch([
       this.db
         .prepare(
-          `SELECT gitlab_project_id AS id FROM projects WHERE instance_id = ?1 AND kind = 'project'
+          `SELECT gitlab_project_id AS id FROM registrations WHERE instance_id = ?1 AND kind = 'project'
              AND gitlab_project_id IN (SELECT value FROM json_each(?2))`,
         )
         .bind(instanceId, JSON.stringify(projectIds)),
       this.db
-        .prepare("SELECT path FROM projects WHERE instance_id = ?1 AND kind = 'namespace'")
+        .prepare("SELECT path FROM registrations WHERE instance_id = ?1 AND kind = 'namespace'")
         .bind(instanceId),
     ]);
     return {
@@ -253,12 +253,12 @@ export class ProjectsRepo {
   private insertTokenStatement(token: TokenRow): D1PreparedStatement {
     return this.db
       .prepare(
-        `INSERT INTO tokens (id, project_id, hash, hint, created_at, expires_at, revoked_at, last_used_at, format)
+        `INSERT INTO tokens (id, registration_id, hash, hint, created_at, expires_at, revoked_at, last_used_at, format)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
       )
       .bind(
         token.id,
-        token.project_id,
+        token.registration_id,
         token.hash,
         token.hint,
         token.created_at,

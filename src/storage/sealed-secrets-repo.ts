@@ -3,7 +3,7 @@ import { z } from "zod";
 import { apiTokenContext, projectTokenContext, signingSecretContext } from "../lib/secret-contexts";
 
 export type SealedSecret = {
-  table: "instances" | "projects";
+  table: "instances" | "registrations";
   column: "api_token_enc" | "signing_secret_enc" | "gitlab_token_enc";
   id: string;
   sealed: string;
@@ -21,10 +21,10 @@ export class SealedSecretsRepo {
         "SELECT id, api_token_enc AS sealed FROM instances WHERE api_token_enc <> ''",
       ),
       this.db.prepare(
-        "SELECT id, signing_secret_enc AS sealed FROM projects WHERE signing_secret_enc IS NOT NULL",
+        "SELECT id, signing_secret_enc AS sealed FROM registrations WHERE signing_secret_enc IS NOT NULL",
       ),
       this.db.prepare(
-        "SELECT id, gitlab_token_enc AS sealed FROM projects WHERE gitlab_token_enc IS NOT NULL",
+        "SELECT id, gitlab_token_enc AS sealed FROM registrations WHERE gitlab_token_enc IS NOT NULL",
       ),
     ]);
     const rows = (result: D1Result | undefined) => z.array(row).parse(result?.results ?? []);
@@ -37,14 +37,14 @@ export class SealedSecretsRepo {
         context: apiTokenContext(r.id),
       })),
       ...rows(signing).map((r) => ({
-        table: "projects" as const,
+        table: "registrations" as const,
         column: "signing_secret_enc" as const,
         id: r.id,
         sealed: r.sealed,
         context: signingSecretContext(r.id),
       })),
       ...rows(gitlab).map((r) => ({
-        table: "projects" as const,
+        table: "registrations" as const,
         column: "gitlab_token_enc" as const,
         id: r.id,
         sealed: r.sealed,

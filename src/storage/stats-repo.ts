@@ -32,7 +32,7 @@ export class StatsRepo {
         .prepare(
           `SELECT ic.registration, p.kind AS registration_kind, p.gitlab_project_id, p.path,
              ic.kind, sum(ic.count) AS n
-           FROM ignored_counts ic LEFT JOIN projects p ON p.id = ic.registration
+           FROM ignored_counts ic LEFT JOIN registrations p ON p.id = ic.registration
            WHERE ic.minute >= ?1 GROUP BY ic.registration, ic.kind`,
         )
         .bind(Math.floor(since / 60_000)),

@@ -191,7 +191,7 @@ describe("projects and tokens", () => {
       "https://gitlab.com/groups/redhat/centos-stream/-/hooks",
     );
     expect(JSON.stringify(res.body)).not.toContain(secret);
-    const row = await env.DB.prepare("SELECT signing_secret_enc FROM projects WHERE id = ?1")
+    const row = await env.DB.prepare("SELECT signing_secret_enc FROM registrations WHERE id = ?1")
       .bind(field(res.body, "id"))
       .first<{ signing_secret_enc: string }>();
     expect(row?.signing_secret_enc).not.toContain("whsec_");
@@ -221,12 +221,12 @@ describe("projects and tokens", () => {
     ],
   ])("refuses %s", async (_name, body, status) => {
     await registerInstance("https://gitlab.com");
-    const before = await env.DB.prepare("SELECT count(*) AS n FROM projects").first<{
+    const before = await env.DB.prepare("SELECT count(*) AS n FROM registrations").first<{
       n: number;
     }>();
     const res = await admin("POST", "/projects", body);
     expect(res.status).toBe(status);
-    const after = await env.DB.prepare("SELECT count(*) AS n FROM projects").first<{ n: number }>();
+    const after = await env.DB.prepare("SELECT count(*) AS n FROM registrations").first<{ n: number }>();
     expect(after?.n).toBe(before?.n);
   });
 
@@ -274,7 +274,7 @@ describe("projects and tokens", () => {
 
     expect((await admin("DELETE", `/projects/${id}`)).status).toBe(204);
     expect((await admin("GET", `/projects/${id}`)).status).toBe(404);
-    const tokens = await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE project_id = ?1")
+    const tokens = await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE registration_id = ?1")
       .bind(id)
       .first<{ n: number }>();
     expect(tokens?.n).toBe(0);

@@ -24,7 +24,7 @@ beforeAll(async () => {
   // A token issued before check tags existed: `pgr_` + 43 characters, stored as format 1.
   legacyToken = `pgr_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
   await env.DB.prepare(
-    `INSERT INTO tokens (id, project_id, hash, hint, created_at, format)
+    `INSERT INTO tokens (id, registration_id, hash, hint, created_at, format)
      VALUES (?1, ?2, ?3, 'pgr_old…', ?4, 1)`,
   )
     .bind(crypto.randomUUID(), reg.id, await sha256Hex(legacyToken), Date.now())
