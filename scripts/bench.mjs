@@ -75,9 +75,20 @@ const dev = startGroup(
   },
 );
 let devLog = "";
-dev.child.stderr.on("data", (d) => {
+dev.child.stderr?.on("data", (d) => {
   devLog += d;
 });
+
+/** `relayctl --help` on a warm machine: the median of five runs, bundle already built. */
+function relayctlHelpMs() {
+  spawnSync(process.execPath, ["bin/relayctl.mjs", "--help"], { stdio: "ignore" });
+  const runs = Array.from({ length: 5 }, () => {
+    const started = performance.now();
+    spawnSync(process.execPath, ["bin/relayctl.mjs", "--help"], { stdio: "ignore" });
+    return performance.now() - started;
+  }).sort((a, b) => a - b);
+  return Math.round(runs[2] ?? 0);
+}
 
 /** Resident and peak memory of the workerd processes wrangler dev started, in MiB. */
 function workerdMemory() {
@@ -115,6 +126,11 @@ async function waitFor(check, what, timeoutMs) {
   throw new Error(`timed out waiting for ${what}\n${devLog.slice(-2000)}`);
 }
 
+/**
+ * @param {string} path
+ * @param {unknown} body
+ * @returns {Promise<{ token: string }>}
+ */
 async function adminPost(path, body) {
   const res = await fetch(`${base}/admin${path}`, {
     method: "POST",
@@ -124,7 +140,7 @@ async function adminPost(path, body) {
   if (!res.ok) {
     throw new Error(`${path}: ${res.status} ${await res.text()}`);
   }
-  return res.json();
+  return /** @type {Promise<{ token: string }>} */ (res.json());
 }
 
 function project() {
@@ -382,6 +398,7 @@ try {
         "test/integration/isolation-tokens.test.ts 'refuses made-up tokens without a single D1 statement' (counts every statement over 300+ random tokens per seed); the isolate loads its set of pre-tag token hashes once per 10 minutes",
     },
     memory_one_25_mib_body: memory,
+    relayctl_help_ms: relayctlHelpMs(),
     run_seconds: Math.round((Date.now() - started) / 1000),
   };
   mkdirSync("bench", { recursive: true });

@@ -42,6 +42,7 @@ const mr = (action, extra = {}) => ({
   changes: {},
 });
 const commentKey = randomUUID();
+/** @type {[label: string, event: string, body: object | null, key: string][]} */
 const steps = [
   ["MR opened", "Merge Request Hook", mr("open"), randomUUID()],
   [
@@ -88,7 +89,9 @@ const steps = [
   ],
 ];
 
+/** @type {string[]} */
 const ids = [];
+/** @type {object | null} */
 let lastBody = null;
 for (const [label, event, body, key] of steps) {
   const payload = JSON.stringify(body ?? lastBody);
@@ -103,7 +106,7 @@ for (const [label, event, body, key] of steps) {
     },
     body: payload,
   });
-  const answer = await res.json();
+  const answer = /** @type {{ delivery_id: string }} */ (await res.json());
   ids.push(answer.delivery_id);
   console.log(`→ ${label.padEnd(34)} ${res.status} ${JSON.stringify(answer)}`);
 }
@@ -117,7 +120,10 @@ const finished = new Set([
   "dead",
   "undeliverable",
 ]);
-const settled = (rows) => rows.every((r) => finished.has(r?.status));
+/** @typedef {{ status?: string; duplicate_of?: string | null; reason?: string | null } | null} Row */
+/** @param {Row[]} rows */
+const settled = (rows) => rows.every((r) => finished.has(r?.status ?? ""));
+/** @type {Row[]} */
 let rows = ids.map(() => null);
 for (let i = 0; i < 60 && !settled(rows); i++) {
   // A delivery shows up in the log once the queue consumer has claimed it.
@@ -127,8 +133,11 @@ for (let i = 0; i < 60 && !settled(rows); i++) {
   }
 }
 
-const received = await (await fetch(`${standIn}/_received`)).json();
-const mine = received.filter((r) => ids.includes(r.delivery_id));
+const received =
+  /** @type {{ event: string; summary: string; verdict: string; delivery_id: string | null }[]} */ (
+    await (await fetch(`${standIn}/_received`)).json()
+  );
+const mine = received.filter((r) => ids.includes(r.delivery_id ?? ""));
 console.log("\nWhat reached packit-service (the stand-in):");
 for (const r of mine) {
   console.log(`  ${r.event.padEnd(20)} ${String(r.summary).padEnd(24)} ${r.verdict}`);
@@ -136,7 +145,7 @@ for (const r of mine) {
 console.log("\nThe delivery log:");
 for (const [i, r] of rows.entries()) {
   const why = r?.duplicate_of ? `duplicate of ${r.duplicate_of}` : (r?.reason ?? "");
-  console.log(`  ${steps[i][0].padEnd(34)} ${String(r?.status).padEnd(10)} ${why}`);
+  console.log(`  ${(steps[i]?.[0] ?? "").padEnd(34)} ${String(r?.status).padEnd(10)} ${why}`);
 }
 const duplicates = rows.filter((r) => r?.status === "duplicate").length;
 const forwardedTwice = mine.filter((r) => r.delivery_id === ids[3]).length;

@@ -26,7 +26,7 @@ export async function admin(method, path, body) {
       authorization: `Bearer ${devVars().ADMIN_TOKEN}`,
       "content-type": "application/json",
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };

@@ -68,16 +68,26 @@ export function groupMembers(pgid) {
  * Spawns `command` in a new process group. `port` (optional) is the port it serves, which
  * stop() waits to see free.
  */
-export function startGroup(command, args, { port, ...options } = {}) {
+/**
+ * @param {string} command
+ * @param {string[]} args
+ * @param {import("node:child_process").SpawnOptions & { port?: number }} [settings]
+ */
+export function startGroup(command, args, settings = {}) {
+  const { port, ...options } = settings;
   hookExit();
   const child = spawn(command, args, { ...options, detached: true });
+  if (child.pid === undefined) {
+    throw new Error(`could not start ${command}`);
+  }
+  const pgid = child.pid;
   const exited = new Promise((resolve) => child.once("exit", resolve));
   const group = {
     child,
-    pgid: child.pid,
+    pgid,
     signal(signal) {
       try {
-        process.kill(-child.pid, signal);
+        process.kill(-pgid, signal);
       } catch {
         // the group is gone already
       }
@@ -85,12 +95,12 @@ export function startGroup(command, args, { port, ...options } = {}) {
     async stop({ timeoutMs = 10_000 } = {}) {
       group.signal("SIGTERM");
       const deadline = Date.now() + timeoutMs;
-      while (groupMembers(child.pid).length > 0 && Date.now() < deadline) {
+      while (groupMembers(pgid).length > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      if (groupMembers(child.pid).length > 0) {
+      if (groupMembers(pgid).length > 0) {
         group.signal("SIGKILL");
-        while (groupMembers(child.pid).length > 0) {
+        while (groupMembers(pgid).length > 0) {
           await new Promise((r) => setTimeout(r, 50));
         }
       }

@@ -19,7 +19,7 @@ import {
 import { startGroup } from "./process-group.mjs";
 import { startStandIn } from "./stand-in.mjs";
 
-const [major, minor] = process.versions.node.split(".").map(Number);
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
   console.error(
     `Node ${process.versions.node} is too old: wrangler needs Node 22.12 or newer (see README).`,
@@ -67,8 +67,9 @@ if (migrate.status !== 0) {
 try {
   await startStandIn({ port: STAND_IN_PORT, secret: devVars().PACKIT_GITLAB_TOKEN_SECRET ?? "" });
 } catch (err) {
+  const code = /** @type {{ code?: string }} */ (err).code;
   console.error(
-    `cannot start the packit-service stand-in on port ${STAND_IN_PORT} (${err.code}): is another npm start running?`,
+    `cannot start the packit-service stand-in on port ${STAND_IN_PORT} (${code}): is another npm start running?`,
   );
   process.exit(1);
 }
