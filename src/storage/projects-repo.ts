@@ -98,7 +98,9 @@ export class ProjectsRepo {
   /** GitLab confirmed a rename: the registration follows, if nobody changed it meanwhile. */
   async renamePath(id: string, from: string, to: string): Promise<boolean> {
     const result = await this.db
-      .prepare("UPDATE registrations SET path = ?3 WHERE id = ?1 AND kind = 'project' AND path = ?2")
+      .prepare(
+        "UPDATE registrations SET path = ?3 WHERE id = ?1 AND kind = 'project' AND path = ?2",
+      )
       .bind(id, from, to)
       .run();
     return result.meta.changes > 0;

@@ -226,7 +226,9 @@ describe("projects and tokens", () => {
     }>();
     const res = await admin("POST", "/projects", body);
     expect(res.status).toBe(status);
-    const after = await env.DB.prepare("SELECT count(*) AS n FROM registrations").first<{ n: number }>();
+    const after = await env.DB.prepare("SELECT count(*) AS n FROM registrations").first<{
+      n: number;
+    }>();
     expect(after?.n).toBe(before?.n);
   });
 
@@ -274,7 +276,9 @@ describe("projects and tokens", () => {
 
     expect((await admin("DELETE", `/projects/${id}`)).status).toBe(204);
     expect((await admin("GET", `/projects/${id}`)).status).toBe(404);
-    const tokens = await env.DB.prepare("SELECT count(*) AS n FROM tokens WHERE registration_id = ?1")
+    const tokens = await env.DB.prepare(
+      "SELECT count(*) AS n FROM tokens WHERE registration_id = ?1",
+    )
       .bind(id)
       .first<{ n: number }>();
     expect(tokens?.n).toBe(0);
