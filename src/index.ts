@@ -9,7 +9,7 @@ import { purgeExpired } from "./delivery/retention";
 import { repos } from "./deps";
 import { sweepInbox } from "./events/inbox-sweep";
 import { log } from "./lib/logger";
-import { consumeQueue } from "./queues";
+import { consumeQueue, queueDeps } from "./queues";
 
 const app = createApp();
 
@@ -18,7 +18,7 @@ export default {
 
   // Queue bodies are untrusted until the consumer's schema says otherwise.
   async queue(batch, env, _ctx): Promise<void> {
-    await consumeQueue(batch, env);
+    await consumeQueue(batch, queueDeps(env));
   },
 
   // The purge runs on its own schedule; every other cron sweeps the inbox.

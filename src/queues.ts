@@ -8,9 +8,11 @@ import { type ConsumerDeps, claimForDeadLetter, deliver } from "./delivery/consu
 import { consumerDeps, feedbackDeps, repos } from "./deps";
 import type { QueueDecision } from "./domain/queue-decision";
 import { type FeedbackMessage, queueMessage, type WebhookMessage } from "./domain/queue-message";
+import type { FeedbackDeps } from "./feedback/feedback-deps";
 import { processFeedback } from "./feedback/process-feedback";
 import { backoffSeconds } from "./lib/backoff";
 import { log } from "./lib/logger";
+import type { ProjectsRepo } from "./storage/projects-repo";
 
 /** Applies a decision to the message; an unexpected error retries it with backoff. */
 async function settle(
@@ -36,7 +38,25 @@ async function settle(
   }
 }
 
-async function touchTokens(messages: readonly WebhookMessage[], env: Env): Promise<void> {
+/** What the queue handlers need, built once per batch by the composition root. */
+export type QueueDeps = {
+  delivery: ConsumerDeps;
+  feedback: FeedbackDeps;
+  projects: Pick<ProjectsRepo, "touchTokens">;
+};
+
+export function queueDeps(env: Env): QueueDeps {
+  return {
+    delivery: consumerDeps(env),
+    feedback: feedbackDeps(env),
+    projects: repos(env.DB).projects,
+  };
+}
+
+async function touchTokens(
+  messages: readonly WebhookMessage[],
+  projects: QueueDeps["projects"],
+): Promise<void> {
   const uses = new Map<string, number>();
   for (const message of messages) {
     if (message.registration.kind !== "legacy_jwt") {
@@ -45,7 +65,7 @@ async function touchTokens(messages: readonly WebhookMessage[], env: Env): Promi
     }
   }
   try {
-    await repos(env.DB).projects.touchTokens(uses);
+    await projects.touchTokens(uses);
   } catch (err) {
     log("warn", "could not record token use", { error: String(err) });
   }
@@ -76,26 +96,28 @@ function parseAll(batch: MessageBatch<unknown>) {
   return { valid, feedback };
 }
 
-export async function consumeEvents(
-  batch: MessageBatch<unknown>,
-  env: Env,
-  deps: ConsumerDeps = consumerDeps(env),
-): Promise<void> {
+export async function consumeEvents(batch: MessageBatch<unknown>, deps: QueueDeps): Promise<void> {
   const { valid, feedback } = parseAll(batch);
   await touchTokens(
     valid.map((v) => v.message),
-    env,
+    deps.projects,
   );
+  const random = deps.delivery.random;
   await Promise.all([
     ...valid.map(({ raw, message }) =>
-      settle(raw, () => deliver(message, deps), { delivery_id: message.delivery_id }, deps.random),
+      settle(
+        raw,
+        () => deliver(message, deps.delivery),
+        { delivery_id: message.delivery_id },
+        random,
+      ),
     ),
     ...feedback.map(({ raw, message }) =>
       settle(
         raw,
-        () => processFeedback(message.feedback_id, feedbackDeps(env)),
+        () => processFeedback(message.feedback_id, deps.feedback),
         { feedback_id: message.feedback_id },
-        deps.random,
+        random,
       ),
     ),
   ]);
@@ -104,12 +126,12 @@ export async function consumeEvents(
 /** Messages that exhausted the queue's retries: recorded as dead, replayable from admin. */
 export async function consumeDeadLetters(
   batch: MessageBatch<unknown>,
-  env: Env,
-  deps: ConsumerDeps = consumerDeps(env),
+  queue: QueueDeps,
 ): Promise<void> {
+  const deps = queue.delivery;
   const { valid, feedback } = parseAll(batch);
   for (const { raw, message } of feedback) {
-    await repos(env.DB).feedback.record(
+    await queue.feedback.repo.record(
       message.feedback_id,
       { state: "failed", attempted: false, lastError: "queue retries exhausted" },
       deps.now(),
@@ -146,11 +168,11 @@ const EVENTS_QUEUE_SUFFIX = "-events";
 const DEAD_LETTER_QUEUE_SUFFIX = "-events-dlq";
 
 /** The queue handler: by queue name, and a queue this Worker does not know is an error. */
-export async function consumeQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+export async function consumeQueue(batch: MessageBatch<unknown>, deps: QueueDeps): Promise<void> {
   if (batch.queue.endsWith(DEAD_LETTER_QUEUE_SUFFIX)) {
-    await consumeDeadLetters(batch, env);
+    await consumeDeadLetters(batch, deps);
   } else if (batch.queue.endsWith(EVENTS_QUEUE_SUFFIX)) {
-    await consumeEvents(batch, env);
+    await consumeEvents(batch, deps);
   } else {
     throw new Error(`no consumer for queue ${batch.queue}`);
   }
