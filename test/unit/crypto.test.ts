@@ -29,7 +29,11 @@ describe("crypto helpers", () => {
     expect(await decrypt(KEY, sealed, "instances:1:api_token")).toBe("glpat-secret");
     await expect(decrypt(OTHER_KEY, sealed, "instances:1:api_token")).rejects.toThrow();
     await expect(decrypt(KEY, sealed, "instances:2:api_token")).rejects.toThrow();
-    const tampered = `${sealed.slice(0, -2)}${sealed.endsWith("A") ? "B" : "A"}A`;
+    // Change one character well inside the ciphertext (the last one may carry only padding
+    // bits, and changing two could restore the original): always a different byte.
+    const at = sealed.length - 10;
+    const tampered = `${sealed.slice(0, at)}${sealed[at] === "A" ? "B" : "A"}${sealed.slice(at + 1)}`;
+    expect(tampered).not.toBe(sealed);
     await expect(decrypt(KEY, tampered, "instances:1:api_token")).rejects.toThrow();
     expect(await encrypt(KEY, "glpat-secret", "c")).not.toBe(
       await encrypt(KEY, "glpat-secret", "c"),
