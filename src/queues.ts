@@ -142,16 +142,13 @@ export async function consumeDeadLetters(
     try {
       // Forced: whatever copy may still hold a lease, the queue has given up on this one.
       const { delivery } = await claimForDeadLetter(message, deps);
-      await deps.deliveries.record(
-        delivery.id,
-        delivery.generation,
-        [],
-        {
-          status: "dead",
-          reason: "queue retries exhausted",
-        },
-        deps.now(),
-      );
+      await deps.deliveries.record({
+        id: delivery.id,
+        generation: delivery.generation,
+        attempts: [],
+        finish: { status: "dead", reason: "queue retries exhausted" },
+        now: deps.now(),
+      });
       log("error", "delivery dead-lettered", { delivery_id: message.delivery_id });
       raw.ack();
     } catch (err) {

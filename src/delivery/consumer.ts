@@ -58,14 +58,14 @@ export function claimForDeadLetter(message: WebhookMessage, deps: ConsumerDeps) 
 
 async function claim(message: WebhookMessage, deps: ConsumerDeps, leaseOwner: string) {
   const now = deps.now();
-  return deps.deliveries.claim(
+  return deps.deliveries.claim({
     message,
-    await contentHash(message),
-    JSON.stringify(message),
-    now - DEDUPE_WINDOW_MS,
+    contentHash: await contentHash(message),
+    serialized: JSON.stringify(message),
+    windowStart: now - DEDUPE_WINDOW_MS,
     now,
-    { owner: leaseOwner, until: now + LEASE_MS },
-  );
+    lease: { owner: leaseOwner, until: now + LEASE_MS },
+  });
 }
 
 /** Delivers one message and says whether to ack it or retry it later. */
@@ -103,14 +103,14 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
   }
 
   const finish = async (status: DeliveryStatus, reason: string) => {
-    await deps.deliveries.record(
+    await deps.deliveries.record({
       id,
-      delivery.generation,
-      [],
-      { status, reason },
-      deps.now(),
-      lease,
-    );
+      generation: delivery.generation,
+      attempts: [],
+      finish: { status, reason },
+      now: deps.now(),
+      leaseOwner: lease,
+    });
     log(status === "dead" || status === "rejected" ? "warn" : "info", `delivery ${status}`, {
       ...logFields,
       reason,
@@ -207,14 +207,14 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     now,
     random: deps.random,
   });
-  await deps.deliveries.record(
+  await deps.deliveries.record({
     id,
-    delivery.generation,
-    outcome.records,
-    outcome.finish,
+    generation: delivery.generation,
+    attempts: outcome.records,
+    finish: outcome.finish,
     now,
-    lease,
-  );
+    leaseOwner: lease,
+  });
   if (outcome.finish.status === "dead") {
     log("error", "delivery dead", logFields);
   }

@@ -130,14 +130,16 @@ export type GitlabAnswer = {
   error: string | null;
 };
 
-export async function callGitlab(
-  instanceUrl: string,
-  token: string,
-  call: GitlabCall,
-  eventUuid: string | undefined,
-  fetcher: typeof fetch,
-  now: () => number,
-): Promise<GitlabAnswer> {
+export async function callGitlab(input: {
+  instanceUrl: string;
+  token: string;
+  call: GitlabCall;
+  /** X-Gitlab-Event-UUID of the event that caused the call, for GitLab's loop guard. */
+  eventUuid: string | undefined;
+  fetcher: typeof fetch;
+  now: () => number;
+}): Promise<GitlabAnswer> {
+  const { instanceUrl, token, call, eventUuid, fetcher, now } = input;
   const headers: Record<string, string> = {
     "PRIVATE-TOKEN": token,
     "content-type": "application/json",

@@ -134,14 +134,14 @@ export async function processFeedback(id: string, deps: FeedbackDeps): Promise<F
   let sent = false;
   try {
     const gitlab = (call: GitlabCall) =>
-      callGitlab(
-        creds.instance_url,
+      callGitlab({
+        instanceUrl: creds.instance_url,
         token,
         call,
-        parsed.data.request.event_uuid,
-        deps.fetcher,
-        deps.now,
-      );
+        eventUuid: parsed.data.request.event_uuid,
+        fetcher: deps.fetcher,
+        now: deps.now,
+      });
     const notes = {
       budget: async (): Promise<number | null> => {
         const minute = Math.floor(deps.now() / 60_000);

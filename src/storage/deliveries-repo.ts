@@ -35,14 +35,16 @@ export class DeliveriesRepo {
    * A dedupe key that is itself a content hash (GitLab before 17.4) counts only within the
    * window, like the content hash.
    */
-  async claim(
-    message: WebhookMessage,
-    contentHash: string,
-    serialized: string,
-    windowStart: number,
-    now: number,
-    lease: { owner: string; until: number },
-  ): Promise<{ delivery: DeliveryRow; targets: TargetRow[]; leased: boolean }> {
+  async claim(input: {
+    message: WebhookMessage;
+    contentHash: string;
+    serialized: string;
+    /** Content-hash claims older than this are void. */
+    windowStart: number;
+    now: number;
+    lease: { owner: string; until: number };
+  }): Promise<{ delivery: DeliveryRow; targets: TargetRow[]; leased: boolean }> {
+    const { message, contentHash, serialized, windowStart, now, lease } = input;
     const keyClaim = `k:${message.dedupe_key}`;
     const keyWindowStart = message.dedupe_source === "content-hash" ? windowStart : 0;
     const hashClaim = `h:${contentHash}`;
@@ -115,14 +117,17 @@ export class DeliveriesRepo {
    * unfinished and, with `leaseOwner`, leased to it (an expired lease may have passed to
    * another copy of the message): one transaction, no separate check.
    */
-  async record(
-    id: string,
-    generation: number,
-    attempts: readonly AttemptRecord[],
-    finish: Finish,
-    now: number,
-    leaseOwner: string | null = null,
-  ): Promise<boolean> {
+  async record(input: {
+    id: string;
+    generation: number;
+    attempts: readonly AttemptRecord[];
+    finish: Finish;
+    now: number;
+    /** Only this lease's holder may write; null: forced (dead letters). */
+    leaseOwner?: string | null;
+  }): Promise<boolean> {
+    const { id, generation, attempts, finish, now } = input;
+    const leaseOwner = input.leaseOwner ?? null;
     const statements: D1PreparedStatement[] = [];
     for (const a of attempts) {
       if (a.outcome !== "skipped") {

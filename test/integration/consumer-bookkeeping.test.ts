@@ -70,13 +70,19 @@ describe("the delivery log's lease", () => {
     const message = webhookMessage.parse(sent[0]);
     const repo = new DeliveriesRepo(env.DB);
     const t0 = Date.now();
-    const first = await repo.claim(message, "h1", "{}", 0, t0, { owner: "A", until: t0 + 1000 });
+    const claim = (now: number, owner: string, until: number) =>
+      repo.claim({
+        message,
+        contentHash: "h1",
+        serialized: "{}",
+        windowStart: 0,
+        now,
+        lease: { owner, until },
+      });
+    const first = await claim(t0, "A", t0 + 1000);
     expect(first.leased).toBe(true);
     // A's lease ran out; B takes over.
-    const second = await repo.claim(message, "h1", "{}", 0, t0 + 2000, {
-      owner: "B",
-      until: t0 + 60_000,
-    });
+    const second = await claim(t0 + 2000, "B", t0 + 60_000);
     expect(second.leased).toBe(true);
     const attempt = {
       destination: "packit",
@@ -87,25 +93,25 @@ describe("the delivery log's lease", () => {
       durationMs: 5,
     };
     expect(
-      await repo.record(
-        message.delivery_id,
-        0,
-        [attempt],
-        { status: "delivered", attempted: true },
-        t0 + 3000,
-        "A",
-      ),
+      await repo.record({
+        id: message.delivery_id,
+        generation: 0,
+        attempts: [attempt],
+        finish: { status: "delivered", attempted: true },
+        now: t0 + 3000,
+        leaseOwner: "A",
+      }),
     ).toBe(false);
     expect((await repo.details(message.delivery_id)).attempts).toEqual([]);
     expect(
-      await repo.record(
-        message.delivery_id,
-        0,
-        [attempt],
-        { status: "delivered", attempted: true },
-        t0 + 3000,
-        "B",
-      ),
+      await repo.record({
+        id: message.delivery_id,
+        generation: 0,
+        attempts: [attempt],
+        finish: { status: "delivered", attempted: true },
+        now: t0 + 3000,
+        leaseOwner: "B",
+      }),
     ).toBe(true);
     expect((await repo.details(message.delivery_id)).attempts).toHaveLength(1);
     expect((await repo.get(message.delivery_id))?.status).toBe("delivered");
