@@ -1,0 +1,169 @@
+/** relayctl commands for instances, project and group registrations, and their tokens. */
+import { createdProjectSchema } from "../src/admin/schemas";
+import { api, type Command, listOf, positiveInt, required, show, str } from "./cli-kit";
+
+export const REGISTRATION_COMMANDS: Record<string, Command> = {
+  "instances add": {
+    usage: "instances add URL --token API_TOKEN",
+    summary: "register a GitLab instance and the API token the relay uses on it",
+    flags: { token: "string" },
+    run: async ([url], flags, ctx) => {
+      const body = {
+        url: required(url, "URL"),
+        api_token: required(str(flags, "token"), "--token"),
+      };
+      show(ctx, await api(ctx, "POST", "/instances", body));
+      return 0;
+    },
+  },
+  "instances list": {
+    usage: "instances list",
+    summary: "list registered instances",
+    run: async (_a, _f, ctx) => {
+      const res = await api(ctx, "GET", "/instances");
+      show(ctx, ctx.json ? res : listOf(res, "instances"), [
+        "id",
+        "url",
+        "credential_ok",
+        "feedback_paused_until",
+      ]);
+      return 0;
+    },
+  },
+  "instances update": {
+    usage: "instances update ID [--url URL] [--token API_TOKEN]",
+    summary: "change an instance's URL or API token",
+    flags: { url: "string", token: "string" },
+    run: async ([id], flags, ctx) => {
+      const body: Record<string, string> = {};
+      const url = str(flags, "url");
+      const token = str(flags, "token");
+      if (url) {
+        body.url = url;
+      }
+      if (token) {
+        body.api_token = token;
+      }
+      show(
+        ctx,
+        await api(ctx, "PATCH", `/instances/${encodeURIComponent(required(id, "ID"))}`, body),
+      );
+      return 0;
+    },
+  },
+  "instances remove": {
+    usage: "instances remove ID",
+    summary: "remove an instance no project uses",
+    run: async ([id], _f, ctx) => {
+      await api(ctx, "DELETE", `/instances/${encodeURIComponent(required(id, "ID"))}`);
+      show(ctx, { removed: id });
+      return 0;
+    },
+  },
+  "projects add": {
+    usage:
+      "projects add --instance URL (--project-id N --path GROUP/PROJECT | --namespace GROUP) [--signing-secret whsec_...]",
+    summary:
+      "register a project or group hook; prints the webhook URL, the token (once) and the GitLab settings",
+    flags: {
+      instance: "string",
+      "project-id": "string",
+      path: "string",
+      namespace: "string",
+      "signing-secret": "string",
+    },
+    run: async (_a, flags, ctx) => {
+      const instance = required(str(flags, "instance"), "--instance");
+      const namespace = str(flags, "namespace");
+      const body: Record<string, unknown> = namespace
+        ? { instance_url: instance, namespace }
+        : {
+            instance_url: instance,
+            project_id: positiveInt(
+              required(str(flags, "project-id"), "--project-id or --namespace"),
+              "--project-id",
+            ),
+            path: required(str(flags, "path"), "--path"),
+          };
+      const secret = str(flags, "signing-secret");
+      if (secret) {
+        body.signing_secret = secret;
+      }
+      const res = await api(ctx, "POST", "/projects", body);
+      if (ctx.json) {
+        show(ctx, res);
+        return 0;
+      }
+      // The server's own response schema: a drift between the two fails here, not silently.
+      const created = createdProjectSchema.parse(res);
+      ctx.io.out(`registered ${created.id}`);
+      ctx.io.out(`In GitLab, open ${created.gitlab_settings.where} and add a webhook:`);
+      ctx.io.out(`  URL:           ${created.webhook_url}`);
+      ctx.io.out(`  Secret token:  ${created.token}   (shown once: store it now)`);
+      ctx.io.out(`  Trigger:       ${created.gitlab_settings.trigger.join(", ")}`);
+      ctx.io.out("  SSL verification: enabled");
+      return 0;
+    },
+  },
+  "projects list": {
+    usage: "projects list",
+    summary: "list registrations (never their secrets)",
+    run: async (_a, _f, ctx) => {
+      const res = await api(ctx, "GET", "/projects");
+      show(ctx, ctx.json ? res : listOf(res, "projects"), [
+        "id",
+        "kind",
+        "instance_url",
+        "project_id",
+        "path",
+        "signed",
+      ]);
+      return 0;
+    },
+  },
+  "projects show": {
+    usage: "projects show ID",
+    summary: "show a registration and its tokens",
+    run: async ([id], _f, ctx) => {
+      show(ctx, await api(ctx, "GET", `/projects/${encodeURIComponent(required(id, "ID"))}`));
+      return 0;
+    },
+  },
+  "projects remove": {
+    usage: "projects remove ID",
+    summary: "remove a registration; its tokens stop working",
+    run: async ([id], _f, ctx) => {
+      await api(ctx, "DELETE", `/projects/${encodeURIComponent(required(id, "ID"))}`);
+      show(ctx, { removed: id });
+      return 0;
+    },
+  },
+  "tokens rotate": {
+    usage: "tokens rotate PROJECT_ID [--grace SECONDS]",
+    summary: "issue a new webhook token; earlier ones work for the grace period (default 24 h)",
+    flags: { grace: "string" },
+    run: async ([id], flags, ctx) => {
+      const grace = str(flags, "grace");
+      const body = grace === undefined ? undefined : { grace_period_seconds: Number(grace) };
+      show(
+        ctx,
+        await api(
+          ctx,
+          "POST",
+          `/projects/${encodeURIComponent(required(id, "PROJECT_ID"))}/tokens`,
+          body,
+        ),
+      );
+      return 0;
+    },
+  },
+  "tokens revoke": {
+    usage: "tokens revoke PROJECT_ID TOKEN_ID",
+    summary: "revoke a webhook token at once",
+    run: async ([id, tokenId], _f, ctx) => {
+      const path = `/projects/${encodeURIComponent(required(id, "PROJECT_ID"))}/tokens/${encodeURIComponent(required(tokenId, "TOKEN_ID"))}`;
+      show(ctx, await api(ctx, "DELETE", path));
+      return 0;
+    },
+  },
+};
