@@ -160,11 +160,11 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
       destination === "packit"
         ? await preparePackitRequest(message, bytes, packitRepo, deps.config, deps.now())
         : await prepareEventsRequest(message, normalized.event, deps.config, deps.now());
-    if (prepared.kind === "skip") {
+    if (prepared.outcome === "skip") {
       records.push(record(destination, "skipped", "skipped", null, prepared.reason, 0));
       continue;
     }
-    if (prepared.kind === "config_error") {
+    if (prepared.outcome === "config_error") {
       log("error", "destination misconfigured", {
         ...logFields,
         destination,

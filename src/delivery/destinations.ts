@@ -34,10 +34,10 @@ const PACKIT_KINDS: ReadonlySet<RelayedKind> = new Set([
 ]);
 
 export type Prepared =
-  | { kind: "request"; request: Request }
-  | { kind: "skip"; reason: string }
+  | { outcome: "request"; request: Request }
+  | { outcome: "skip"; reason: string }
   /** A setting is missing or wrong: retried, so fixing the configuration recovers it. */
-  | { kind: "config_error"; reason: string };
+  | { outcome: "config_error"; reason: string };
 
 export function configuredDestinations(config: Config): Destination[] {
   return DESTINATIONS.filter((d) =>
@@ -64,15 +64,15 @@ export async function preparePackitRequest(
   nowMs: number,
 ): Promise<Prepared> {
   if (!PACKIT_KINDS.has(message.kind)) {
-    return { kind: "skip", reason: `packit-service does not take ${KIND_HEADER[message.kind]}` };
+    return { outcome: "skip", reason: `packit-service does not take ${KIND_HEADER[message.kind]}` };
   }
   const baseUrl = config.PACKIT_SERVICE_URL;
   const secret = config.PACKIT_GITLAB_TOKEN_SECRET;
   if (!baseUrl || !secret) {
-    return { kind: "config_error", reason: "PACKIT_GITLAB_TOKEN_SECRET is not set" };
+    return { outcome: "config_error", reason: "PACKIT_GITLAB_TOKEN_SECRET is not set" };
   }
   if (!repo) {
-    return { kind: "skip", reason: "payload has no project.git_http_url for packit-service" };
+    return { outcome: "skip", reason: "payload has no project.git_http_url for packit-service" };
   }
   const iat = Math.floor(nowMs / 1000);
   const token = await new SignJWT({ namespace: repo.namespace, repo_name: repo.repo })
@@ -96,7 +96,7 @@ export async function preparePackitRequest(
     headers["x-gitlab-event-uuid"] = eventUuid;
   }
   return {
-    kind: "request",
+    outcome: "request",
     request: new Request(endpoint(baseUrl, "/api/webhooks/gitlab"), {
       method: "POST",
       headers,
@@ -154,7 +154,7 @@ export async function prepareEventsRequest(
     ? signingKeyBytes(config.EVENTS_SIGNING_SECRET)
     : null;
   if (!url || !keyBytes) {
-    return { kind: "config_error", reason: "EVENTS_SIGNING_SECRET is missing or not whsec_" };
+    return { outcome: "config_error", reason: "EVENTS_SIGNING_SECRET is missing or not whsec_" };
   }
   const body = utf8(JSON.stringify(cloudEvent(message, event)));
   const signature = await signHeaders(
@@ -164,7 +164,7 @@ export async function prepareEventsRequest(
     body,
   );
   return {
-    kind: "request",
+    outcome: "request",
     request: new Request(url, {
       method: "POST",
       headers: {
