@@ -114,16 +114,7 @@ async function loadToken(
           "Retry-After": "60",
         });
       }
-      const secret = await decrypt(
-        config.ENCRYPTION_KEY,
-        sealed,
-        signingSecretContext(row.registration_id),
-      );
-      const bytes = signingKeyBytes(secret);
-      if (!bytes) {
-        throw new Error("stored signing secret is malformed");
-      }
-      signingKey = await importSigningKey(bytes);
+      signingKey = await openSigningKey(config.ENCRYPTION_KEY, sealed, row.registration_id);
     }
     entry = {
       tokenId: row.id,
@@ -140,6 +131,30 @@ async function loadToken(
     tokenMisses.set(hash, true, now);
   }
   return entry;
+}
+
+/**
+ * The registration's signing key. A secret no configured ENCRYPTION_KEY opens (an old key
+ * dropped before re-encryption) is the relay's fault, not the sender's: 503, never 500, and
+ * the cause in the log.
+ */
+async function openSigningKey(keys: string, sealed: string, registrationId: string) {
+  try {
+    const bytes = signingKeyBytes(
+      await decrypt(keys, sealed, signingSecretContext(registrationId)),
+    );
+    if (!bytes) {
+      throw new Error("stored signing secret is not a whsec_ secret");
+    }
+    return await importSigningKey(bytes);
+  } catch (err) {
+    throw new AppError(
+      "unavailable",
+      "the relay cannot verify this hook's signature right now",
+      { "Retry-After": "300" },
+      { cause: err },
+    );
+  }
 }
 
 const UNAUTHORIZED = "missing or invalid X-Gitlab-Token";

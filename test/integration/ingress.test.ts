@@ -5,6 +5,7 @@ import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { type WebhookMessage, webhookMessage } from "../../src/domain/queue-message";
 import worker from "../../src/index";
+import { forgetTokens } from "../../src/ingress/authenticate";
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
 import { ignoredEvents, mergeRequest, note, push, relayedEvents } from "../helpers/gitlab-payloads";
 import {
@@ -660,5 +661,28 @@ describe("durability", () => {
       { DB: d1FailingOn(/./) },
     );
     expect(res.status).toBe(202);
+  });
+});
+
+describe("the relay's own faults", () => {
+  it("a signing secret no configured key opens answers 503 with Retry-After, never 500", async () => {
+    const secret = `whsec_${btoa(String.fromCharCode(...new Uint8Array(32).fill(9)))}`;
+    const reg = await registerProject({
+      projectId: 9393,
+      path: "signed/rotated",
+      signingSecret: secret,
+    });
+    forgetTokens();
+    // ENCRYPTION_KEY rotated and the old key dropped before re-encryption.
+    const res = await asJson(
+      await sendWebhook(
+        { token: reg.token, event: "Push Hook", body: push({ id: 9393, path: "signed/rotated" }) },
+        { ENCRYPTION_KEY: "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=" },
+      ),
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("300");
+    expect(field(res.body, "error", "code")).toBe("unavailable");
+    forgetTokens();
   });
 });
