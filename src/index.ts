@@ -24,7 +24,7 @@ export default {
   // The purge runs on its own schedule; every other cron sweeps the inbox.
   async scheduled(controller, env, _ctx): Promise<void> {
     if (controller.cron !== PURGE_CRON) {
-      await sweep(env, controller.cron);
+      await sweep(env, controller.cron, controller.scheduledTime);
       return;
     }
     const purged = await purgeExpired(
@@ -38,8 +38,8 @@ export default {
   },
 } satisfies ExportedHandler<Env, unknown>;
 
-async function sweep(env: Env, cron: string): Promise<void> {
-  const swept = await sweepInbox(repos(env.DB).inbox, env.EVENTS_QUEUE);
+async function sweep(env: Env, cron: string, now: number): Promise<void> {
+  const swept = await sweepInbox(repos(env.DB).inbox, env.EVENTS_QUEUE, now);
   if (swept.sent || swept.failed || swept.malformed) {
     log("info", "inbox swept", { cron, ...swept });
   }

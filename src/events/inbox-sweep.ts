@@ -13,11 +13,18 @@ const SWEEP_LIMIT = 500;
 
 export type SweepResult = { sent: number; failed: number; malformed: number };
 
+/**
+ * Rows younger than this are left alone: their writer may still be handing the same message
+ * to the queue (feedback intake), and sending it twice would perform it twice.
+ */
+export const INBOX_GRACE_MS = 60_000;
+
 export async function sweepInbox(
   inbox: Pick<InboxRepo, "oldest" | "delete" | "markAttempt">,
   queue: Pick<Queue<QueueMessage>, "sendBatch">,
+  now: number,
 ): Promise<SweepResult> {
-  const rows = await inbox.oldest(SWEEP_LIMIT);
+  const rows = await inbox.oldest(SWEEP_LIMIT, now - INBOX_GRACE_MS);
   const result: SweepResult = { sent: 0, failed: 0, malformed: 0 };
   const items: Outgoing<string>[] = [];
   for (const row of rows) {

@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import { createApiApp } from "../api-app";
 import type { AppEnv } from "../app-env";
 import { readConfig } from "../config";
-import { enqueueDeps, feedbackDeps } from "../deps";
+import { feedbackDeps } from "../deps";
 import {
   type FeedbackView,
   feedbackView,
@@ -20,10 +20,10 @@ import {
   statusRequest,
 } from "../domain/feedback-requests";
 import type { FeedbackMessage } from "../domain/queue-message";
-import { AppError } from "../errors";
-import { storeMessage } from "../events/enqueue";
+import { AppError, errorFields } from "../errors";
 import { gitlabProjectLookup } from "../gitlab/project-lookup";
 import { normalizeInstanceUrl } from "../lib/instance-url";
+import { log } from "../lib/logger";
 import { errorResponses, idParam, json } from "../openapi";
 import { requireCoverage } from "./coverage";
 import { toView } from "./feedback-view";
@@ -86,6 +86,7 @@ async function accept(c: Context<AppEnv>, accepted: Accepted, wait: boolean): Pr
   const repo = c.var.repos.feedback;
   const id = crypto.randomUUID();
   const now = Date.now();
+  const message: FeedbackMessage = { v: 1, type: "gitlab_feedback", feedback_id: id };
   await repo.insert({
     id,
     type: accepted.type,
@@ -93,30 +94,54 @@ async function accept(c: Context<AppEnv>, accepted: Accepted, wait: boolean): Pr
     projectId: accepted.request.project_id,
     orderKey: orderKey(instance.id, accepted),
     request: JSON.stringify(accepted),
+    message: JSON.stringify(message),
     now,
   });
-  const message: FeedbackMessage = { v: 1, type: "gitlab_feedback", feedback_id: id };
-  if (wait) {
-    const decision = await processFeedback(id, feedbackDeps(c.env));
-    if (decision.action === "retry") {
-      try {
-        await c.env.EVENTS_QUEUE.send(message, {
-          contentType: "json",
-          delaySeconds: decision.delaySeconds,
-        });
-      } catch {
-        // Without the delay, through the inbox if need be: processing waits for GitLab again.
-        await storeMessage(enqueueDeps(c.env), id, message, JSON.stringify(message), now);
-      }
+  // Stored with its message (in the inbox): from here on nothing is orphaned. The queue gets
+  // it now; when it refuses, the cron sweep sends the inbox row a minute later.
+  const handOver = async (delaySeconds?: number) => {
+    try {
+      await c.env.EVENTS_QUEUE.send(message, {
+        contentType: "json",
+        ...(delaySeconds ? { delaySeconds } : {}),
+      });
+    } catch (err) {
+      log("warn", "queue refused a feedback request; the inbox sweep will send it", {
+        feedback_id: id,
+        error: String(err),
+      });
+      return;
     }
-    const row = await repo.get(id);
-    if (row) {
-      return decision.action === "ack"
-        ? { status: 200, body: toView(row) }
-        : { status: 202, body: toView(row) };
-    }
+    await c.var.repos.inbox.delete([id]).catch((err) => {
+      log("warn", "could not clear a feedback inbox row", { feedback_id: id, error: String(err) });
+    });
+  };
+  if (!wait) {
+    await handOver();
+    return { status: 202, body: { id } };
+  }
+  let decision: Awaited<ReturnType<typeof processFeedback>>;
+  try {
+    decision = await processFeedback(id, feedbackDeps(c.env));
+  } catch (err) {
+    // Performing it now failed on our side: it stays queued and is performed from the queue.
+    log("error", "feedback could not be performed while waiting; queued instead", {
+      feedback_id: id,
+      ...errorFields(err),
+    });
+    await handOver();
+    return { status: 202, body: { id } };
+  }
+  if (decision.action === "retry") {
+    await handOver(decision.delaySeconds);
   } else {
-    await storeMessage(enqueueDeps(c.env), id, message, JSON.stringify(message), now);
+    await c.var.repos.inbox.delete([id]).catch(() => undefined);
+  }
+  const row = await repo.get(id);
+  if (row) {
+    return decision.action === "ack"
+      ? { status: 200, body: toView(row) }
+      : { status: 202, body: toView(row) };
   }
   return { status: 202, body: { id } };
 }

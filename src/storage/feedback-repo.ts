@@ -51,6 +51,11 @@ export type FeedbackOutcome = {
 export class FeedbackRepo {
   constructor(private readonly db: D1Database) {}
 
+  /**
+   * Stores the request and its queue message (in the inbox) in one transaction: whatever
+   * happens next, the cron sweep finds the message, so no row is ever left `queued` with no
+   * message to perform it. The caller deletes the inbox row once the queue took the message.
+   */
   async insert(row: {
     id: string;
     type: FeedbackRow["type"];
@@ -58,15 +63,20 @@ export class FeedbackRepo {
     projectId: number;
     orderKey: string | null;
     request: string;
+    message: string;
     now: number;
   }): Promise<void> {
-    await this.db
-      .prepare(
-        `INSERT INTO feedback (id, type, instance_id, project_id, order_key, request, state, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)`,
-      )
-      .bind(row.id, row.type, row.instanceId, row.projectId, row.orderKey, row.request, row.now)
-      .run();
+    await this.db.batch([
+      this.db
+        .prepare(
+          `INSERT INTO feedback (id, type, instance_id, project_id, order_key, request, state, created_at, updated_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)`,
+        )
+        .bind(row.id, row.type, row.instanceId, row.projectId, row.orderKey, row.request, row.now),
+      this.db
+        .prepare("INSERT INTO inbox (delivery_id, message, created_at) VALUES (?1, ?2, ?3)")
+        .bind(row.id, row.message, row.now),
+    ]);
   }
 
   async get(id: string): Promise<FeedbackRow | null> {

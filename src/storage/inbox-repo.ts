@@ -1,4 +1,8 @@
-/** The D1 inbox: queue messages the queue refused at ingress, until the cron sweep sends them. */
+/**
+ * The D1 inbox: queue messages waiting for the cron sweep to send them. Ingress writes one
+ * when the queue refuses; feedback intake writes one with every request (in the same batch
+ * as the request) and deletes it once the queue took the message.
+ */
 import { z } from "zod";
 
 const inboxRow = z.object({
@@ -19,10 +23,11 @@ export class InboxRepo {
       .run();
   }
 
-  async oldest(limit: number): Promise<InboxRow[]> {
+  /** The oldest rows written at or before `writtenBefore`. */
+  async oldest(limit: number, writtenBefore: number): Promise<InboxRow[]> {
     const { results } = await this.db
-      .prepare("SELECT * FROM inbox ORDER BY created_at LIMIT ?1")
-      .bind(limit)
+      .prepare("SELECT * FROM inbox WHERE created_at <= ?2 ORDER BY created_at LIMIT ?1")
+      .bind(limit, writtenBefore)
       .all();
     return z.array(inboxRow).parse(results);
   }

@@ -4,6 +4,7 @@ import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { type WebhookMessage, webhookMessage } from "../../src/domain/queue-message";
+import { INBOX_GRACE_MS } from "../../src/events/inbox-sweep";
 import worker from "../../src/index";
 import { forgetTokens } from "../../src/ingress/authenticate";
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
@@ -582,8 +583,16 @@ describe("durability", () => {
     expect(row).not.toBeNull();
 
     const { queue, sent } = recordingQueue();
+    // A sweep right away leaves the row alone (its writer may still be queueing it)...
     await worker.scheduled(
-      createScheduledController({ cron: "* * * * *" }),
+      createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }),
+      { ...env, EVENTS_QUEUE: queue },
+      createExecutionContext(),
+    );
+    expect(sent).toEqual([]);
+    // ...the next minute's sends it.
+    await worker.scheduled(
+      createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() + INBOX_GRACE_MS }),
       { ...env, EVENTS_QUEUE: queue },
       createExecutionContext(),
     );
@@ -603,7 +612,7 @@ describe("durability", () => {
     );
     const deliveryId = field<string>(res.body, "delivery_id");
     await worker.scheduled(
-      createScheduledController({ cron: "* * * * *" }),
+      createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() + INBOX_GRACE_MS }),
       { ...env, EVENTS_QUEUE: refusingQueue() },
       createExecutionContext(),
     );

@@ -3,14 +3,18 @@
  * the attacks it stops: forged webhooks that used to "teach" the relay a project's path,
  * a packit-service token's traffic, and a fallback aimed at an uncovered merge request.
  */
+import { createExecutionContext, createScheduledController } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { INBOX_GRACE_MS } from "../../src/events/inbox-sweep";
+import worker from "../../src/index";
 import { admin, field, registerNamespace } from "../helpers/admin";
-import { consume } from "../helpers/deliveries";
+import { capturingQueue, consume } from "../helpers/deliveries";
 import { destinations, gitlabProjects, newScope, script } from "../helpers/doubles";
 import { feedback, gitlab, run, state, status, submit } from "../helpers/feedback";
 import { push } from "../helpers/gitlab-payloads";
-import { recordingQueue } from "../helpers/relay";
+import { recordingQueue, refusingQueue } from "../helpers/relay";
 import { sendWebhook } from "../helpers/webhooks";
 
 describe("feedback coverage comes from registrations only", () => {
@@ -190,5 +194,50 @@ describe("feedback text is inert", () => {
     expect(s.state).toBe("failed");
     expect(s.last_error).toContain("[REDACTED]");
     expect(s.last_error).not.toContain("glpat-abcdefghijklmnop1234");
+  });
+});
+
+describe("no orphaned feedback", () => {
+  it("a request the queue refuses is still performed: its message was stored with it", async () => {
+    const g = await gitlab(4609, "registered/orphans");
+    const res = await feedback("/gitlab/statuses", status(g.url, { project_id: 4609 }), {
+      EVENTS_QUEUE: refusingQueue(),
+    });
+    expect(res.status).toBe(202);
+    const id = field<string>(res.body, "id");
+    expect((await state(id)).state).toBe("queued");
+    const q = capturingQueue();
+    await worker.scheduled(
+      createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() + INBOX_GRACE_MS }),
+      { ...env, EVENTS_QUEUE: q.queue },
+      createExecutionContext(),
+    );
+    expect(q.feedback.map((m) => m.feedback_id)).toEqual([id]);
+    await run(q.feedback);
+    expect((await state(id)).state).toBe("done");
+  });
+
+  it("a request the queue took leaves no inbox row behind", async () => {
+    const g = await gitlab(4610, "registered/clean");
+    const { id } = await submit("/gitlab/statuses", status(g.url, { project_id: 4610 }));
+    const row = await env.DB.prepare("SELECT 1 AS x FROM inbox WHERE delivery_id = ?1")
+      .bind(id)
+      .first();
+    expect(row).toBeNull();
+  });
+
+  it("?wait=true that fails on our side answers 202 queued, and the request is performed later", async () => {
+    const g = await gitlab(4611, "registered/waiting");
+    const q = capturingQueue();
+    // A key that opens nothing: decrypting the instance token fails while waiting.
+    const res = await feedback("/gitlab/statuses?wait=true", status(g.url, { project_id: 4611 }), {
+      EVENTS_QUEUE: q.queue,
+      ENCRYPTION_KEY: "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
+    });
+    expect(res.status).toBe(202);
+    const id = field<string>(res.body, "id");
+    expect(q.feedback.map((m) => m.feedback_id)).toEqual([id]);
+    await run(q.feedback);
+    expect((await state(id)).state).toBe("done");
   });
 });
