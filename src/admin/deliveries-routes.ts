@@ -5,16 +5,14 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
-import { enqueueDeps } from "../deps";
+import type { Repos } from "../app-env";
 import { DELIVERY_STATUSES } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
-import { storeMessage } from "../events/enqueue";
 import { sendInBatches } from "../events/send-batches";
 import { log } from "../lib/logger";
 import { isoOrNull } from "../lib/time";
 import { errorResponses, idParam, json } from "../openapi";
-import type { DeliveriesRepo } from "../storage/deliveries-repo";
 import {
   decodeCursor,
   deliveryDetailSchema,
@@ -59,17 +57,34 @@ const bulkReplayBody = z
   })
   .strict();
 
-/** Bumps the generation and returns the message to send, or null for an unknown id. */
-async function prepareReplay(repo: DeliveriesRepo, id: string): Promise<WebhookMessage | null> {
-  const replay = await repo.beginReplay(id, Date.now());
-  if (!replay) {
+/**
+ * Puts a delivery back in the queue under its next generation: the delivery and its message
+ * (in the inbox) change together, then the queue gets the message and the inbox row goes.
+ * Null for an unknown id; 409 when it has no replayable message or another replay won.
+ */
+async function replay(
+  repos: Pick<Repos, "deliveries" | "inbox">,
+  id: string,
+): Promise<WebhookMessage | null> {
+  const row = await repos.deliveries.get(id);
+  if (!row) {
     return null;
   }
-  const stored = storedMessage(replay.message);
+  const stored = storedMessage(row.message);
   if (!stored) {
     throw new AppError("conflict", `delivery ${id} has no replayable message`);
   }
-  return { ...stored, generation: replay.generation };
+  const message: WebhookMessage = { ...stored, generation: row.generation + 1 };
+  const started = await repos.deliveries.beginReplay({
+    id,
+    from: row.generation,
+    message: JSON.stringify(message),
+    now: Date.now(),
+  });
+  if (!started) {
+    throw new AppError("conflict", `delivery ${id} is being replayed already`);
+  }
+  return message;
 }
 
 export function registerDeliveryRoutes(admin: ApiApp): void {
@@ -165,12 +180,18 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const message = await prepareReplay(c.var.repos.deliveries, id);
+      const message = await replay(c.var.repos, id);
       if (!message) {
         throw new AppError("not_found", "no such delivery");
       }
       // Queue, else the D1 inbox (swept every minute); 503 only when neither takes it.
-      await storeMessage(enqueueDeps(c.env), id, message, JSON.stringify(message), Date.now());
+      // Durable already (inbox); the queue only makes it prompt.
+      try {
+        await c.env.EVENTS_QUEUE.send(message, { contentType: "json" });
+        await c.var.repos.inbox.delete([id]);
+      } catch (err) {
+        log("warn", "replay left to the inbox sweep", { delivery_id: id, error: String(err) });
+      }
       return c.json({ id, status: "queued" as const, generation: message.generation }, 202);
     },
   );
@@ -185,7 +206,13 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
       responses: {
         202: {
           description: "How many were re-queued",
-          content: json(z.object({ replayed: z.number().int(), failed: z.number().int() })),
+          content: json(
+            z.object({
+              replayed: z.number().int(),
+              failed: z.number().int(),
+              failed_ids: z.array(z.string()),
+            }),
+          ),
         },
         ...errorResponses(400, 401),
       },
@@ -195,37 +222,39 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
       const repo = c.var.repos.deliveries;
       const rows = (await repo.list(toFilter(input), input.limit)).reverse();
       const items: { ref: string; message: WebhookMessage }[] = [];
+      const failedIds: string[] = [];
       for (const row of rows) {
-        const message = await prepareReplay(repo, row.id).catch(() => null);
-        if (message) {
-          items.push({ ref: row.id, message });
+        try {
+          const message = await replay(c.var.repos, row.id);
+          if (message) {
+            items.push({ ref: row.id, message });
+          }
+        } catch (err) {
+          log("warn", "bulk replay skipped a delivery", {
+            delivery_id: row.id,
+            error: String(err),
+          });
+          failedIds.push(row.id);
         }
       }
-      let replayed = 0;
-      let failed = rows.length - items.length;
+      // Every item is durable in the inbox; what the queue takes now leaves the inbox.
       await sendInBatches(
         c.env.EVENTS_QUEUE,
         items,
         async (ids) => {
-          replayed += ids.length;
+          await c.var.repos.inbox.delete(ids).catch(() => undefined);
         },
         async (ids, err) => {
-          log("warn", "bulk replay batch refused by the queue; using the inbox", {
+          log("warn", "bulk replay batch refused by the queue; the inbox sweep sends it", {
             count: ids.length,
             error: String(err),
           });
-          const inbox = c.var.repos.inbox;
-          for (const item of items.filter((i) => ids.includes(i.ref))) {
-            try {
-              await inbox.insert(item.ref, JSON.stringify(item.message), Date.now());
-              replayed++;
-            } catch {
-              failed++;
-            }
-          }
         },
       );
-      return c.json({ replayed, failed }, 202);
+      return c.json(
+        { replayed: items.length, failed: failedIds.length, failed_ids: failedIds },
+        202,
+      );
     },
   );
 }

@@ -255,26 +255,43 @@ export class DeliveriesRepo {
   }
 
   /**
-   * Starts a replay: a new generation, status back to queued, destination states cleared
-   * (the attempt history stays). Returns the new generation and the stored message.
+   * Starts a replay of generation `from`: the delivery goes back to `queued` under the next
+   * generation and the message to send (`message`, built by the caller for that generation)
+   * is written to the inbox in the same transaction, so a replay never leaves a delivery
+   * waiting with no message. False when the delivery is gone or another replay came first.
    */
-  async beginReplay(
-    id: string,
-    now: number,
-  ): Promise<{ generation: number; message: string } | null> {
+  async beginReplay(input: {
+    id: string;
+    from: number;
+    message: string;
+    now: number;
+  }): Promise<boolean> {
+    const { id, from, message, now } = input;
     const [updated] = await this.db.batch([
       this.db
         .prepare(
-          `UPDATE deliveries SET generation = generation + 1, status = 'queued', duplicate_of = NULL,
+          `UPDATE deliveries SET generation = ?2 + 1, status = 'queued', duplicate_of = NULL,
              reason = NULL, next_attempt_at = NULL, first_attempt_at = NULL, lease_owner = NULL,
-             lease_until = NULL, updated_at = ?2
-           WHERE id = ?1 RETURNING generation, message`,
+             lease_until = NULL, updated_at = ?3
+           WHERE id = ?1 AND generation = ?2`,
         )
-        .bind(id, now),
-      this.db.prepare("DELETE FROM delivery_targets WHERE delivery_id = ?1").bind(id),
+        .bind(id, from, now),
+      this.db
+        .prepare(
+          `DELETE FROM delivery_targets WHERE delivery_id = ?1
+             AND (SELECT generation FROM deliveries WHERE id = ?1) = ?2 + 1`,
+        )
+        .bind(id, from),
+      this.db
+        .prepare(
+          `INSERT INTO inbox (delivery_id, message, created_at)
+           SELECT ?1, ?3, ?4 WHERE (SELECT generation FROM deliveries WHERE id = ?1) = ?2 + 1
+           ON CONFLICT (delivery_id) DO UPDATE SET message = excluded.message,
+             created_at = excluded.created_at, attempts = 0`,
+        )
+        .bind(id, from, message, now),
     ]);
-    const row = updated?.results[0];
-    return row ? z.object({ generation: z.number(), message: z.string() }).parse(row) : null;
+    return (updated?.meta.changes ?? 0) > 0;
   }
 
   /** Deletes deliveries (with their destinations and attempts) and dedupe claims before `cutoff`. */

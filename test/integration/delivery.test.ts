@@ -4,12 +4,14 @@ import { jwtVerify } from "jose";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { PURGE_CRON } from "../../src/cron";
+import { INBOX_GRACE_MS } from "../../src/events/inbox-sweep";
 import { normalizedEvent } from "../../src/events/normalized-event";
 import worker from "../../src/index";
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
 import { capturingQueue, consume, ingest } from "../helpers/deliveries";
 import { destinations, EVENTS_SECRET, newScope, received, script } from "../helpers/doubles";
 import { mergeRequest, note, push, tagPush } from "../helpers/gitlab-payloads";
+import { refusingQueue } from "../helpers/relay";
 
 const PROJECT = { id: 5050, path: "packaging/hello-world" };
 let token = "";
@@ -543,7 +545,7 @@ describe("replay", () => {
       { EVENTS_QUEUE: queue },
     );
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ replayed: 3, failed: 0 });
+    expect(res.body).toEqual({ replayed: 3, failed: 0, failed_ids: [] });
     expect(new Set(sent.map((m) => m.delivery_id))).toEqual(
       new Set(messages.map((m) => m.delivery_id)),
     );
@@ -659,5 +661,40 @@ describe("delivery log", () => {
     await worker.scheduled(controller, env, createExecutionContext());
     expect((await admin("GET", `/deliveries/${big.delivery_id}`)).status).toBe(404);
     expect(await env.BODIES.head(key)).toBeNull();
+  });
+});
+
+describe("replay when the queue refuses", () => {
+  it("the replayed delivery's message waits in the inbox and is delivered after the sweep", async () => {
+    const scope = newScope();
+    const p = { id: 8090, path: "replay/refused" };
+    const reg = await registerProject({ projectId: p.id, path: p.path });
+    const message = await ingest({ token: reg.token, event: "Note Hook", body: note(p, "again") });
+    await consume([{ body: message }], destinations(scope), "packit-gitlab-relay-events-dlq");
+    expect((await delivery(message.delivery_id)).status).toBe("dead");
+
+    const res = await admin("POST", `/deliveries/${message.delivery_id}/replay`, undefined, {
+      EVENTS_QUEUE: refusingQueue(),
+    });
+    expect(res.status).toBe(202);
+    expect((await delivery(message.delivery_id)).status).toBe("queued");
+    const inbox = await env.DB.prepare("SELECT message FROM inbox WHERE delivery_id = ?1")
+      .bind(message.delivery_id)
+      .first<{ message: string }>();
+    expect(JSON.parse(inbox?.message ?? "{}").generation).toBe(1);
+
+    const { queue, sent } = capturingQueue();
+    await worker.scheduled(
+      createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() + INBOX_GRACE_MS }),
+      { ...env, EVENTS_QUEUE: queue },
+      createExecutionContext(),
+    );
+    expect(sent.map((m) => m.generation)).toEqual([1]);
+    await consume(
+      sent.map((body) => ({ body })),
+      destinations(scope),
+    );
+    expect((await delivery(message.delivery_id)).status).toBe("delivered");
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(1);
   });
 });

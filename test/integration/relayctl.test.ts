@@ -170,7 +170,7 @@ describe("relayctl", () => {
       "--yes",
       "--json",
     ]);
-    expect(json(bulk.out)).toEqual({ replayed: 1, failed: 0 });
+    expect(json(bulk.out)).toEqual({ replayed: 1, failed: 0, failed_ids: [] });
     const one = await cli(["deliveries", "replay", message.delivery_id, "--json"]);
     expect(field(json(one.out), "status")).toBe("queued");
     await consume(
