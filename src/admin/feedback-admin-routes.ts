@@ -1,12 +1,11 @@
 /** /admin/feedback: failed feedback can be read and replayed once its cause is fixed. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
-import { enqueueDeps } from "../deps";
 import { FEEDBACK_STATES, feedbackView } from "../domain/feedback-requests";
 import type { FeedbackMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
-import { storeMessage } from "../events/enqueue";
 import { toView } from "../feedback/feedback-view";
+import { log } from "../lib/logger";
 import { errorResponses, idParam, json } from "../openapi";
 import { audit } from "./audit";
 import { security } from "./schemas";
@@ -63,13 +62,21 @@ export function registerFeedbackAdminRoutes(admin: ApiApp): void {
       if (row.state === "done") {
         throw new AppError("conflict", "the feedback is done; it is never performed twice");
       }
-      if (!(await repo.reopen(id, Date.now()))) {
+      const message: FeedbackMessage = { v: 1, type: "gitlab_feedback", feedback_id: id };
+      if (!(await repo.reopen(id, JSON.stringify(message), Date.now()))) {
         throw new AppError("conflict", "the feedback is still queued or retrying");
       }
       audit(c, "feedback.replay", { feedback_id: id });
-      // Queue, else the D1 inbox, like every other producer: the reopened row needs a message.
-      const message: FeedbackMessage = { v: 1, type: "gitlab_feedback", feedback_id: id };
-      await storeMessage(enqueueDeps(c.env), id, message, JSON.stringify(message), Date.now());
+      // Durable already (inbox); the queue only makes it prompt.
+      try {
+        await c.env.EVENTS_QUEUE.send(message, { contentType: "json" });
+        await c.var.repos.inbox.delete([id]);
+      } catch (err) {
+        log("warn", "feedback replay left to the inbox sweep", {
+          feedback_id: id,
+          error: String(err),
+        });
+      }
       return c.json({ id }, 202);
     },
   );

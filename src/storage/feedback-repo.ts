@@ -93,15 +93,28 @@ export class FeedbackRepo {
   }
 
   /** Puts a finished feedback back in the queue's hands: state queued, attempts kept. */
-  async reopen(id: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .prepare(
-        `UPDATE feedback SET state = 'queued', first_attempt_at = NULL, next_attempt_at = NULL,
-           updated_at = ?2 WHERE id = ?1 AND state IN ('failed', 'superseded')`,
-      )
-      .bind(id, now)
-      .run();
-    return result.meta.changes > 0;
+  /**
+   * Puts a failed (or superseded) request back to `queued` and stores its queue message in the
+   * inbox in the same transaction, like intake: a reopened row always has a message.
+   */
+  async reopen(id: string, message: string, now: number): Promise<boolean> {
+    const [result] = await this.db.batch([
+      this.db
+        .prepare(
+          `UPDATE feedback SET state = 'queued', first_attempt_at = NULL, next_attempt_at = NULL,
+             updated_at = ?2 WHERE id = ?1 AND state IN ('failed', 'superseded')`,
+        )
+        .bind(id, now),
+      this.db
+        .prepare(
+          `INSERT INTO inbox (delivery_id, message, created_at)
+           SELECT ?1, ?3, ?2 WHERE changes() > 0
+           ON CONFLICT (delivery_id) DO UPDATE SET message = excluded.message,
+             created_at = excluded.created_at, attempts = 0`,
+        )
+        .bind(id, now, message),
+    ]);
+    return (result?.meta.changes ?? 0) > 0;
   }
 
   /** Records an outcome; only a feedback that is not finished yet changes. */

@@ -241,3 +241,26 @@ describe("no orphaned feedback", () => {
     expect((await state(id)).state).toBe("done");
   });
 });
+
+describe("feedback replay", () => {
+  it("stores the message with the reopened row, and nothing when it refuses", async () => {
+    const g = await gitlab(4612, "registered/replay");
+    await script(g.scope, [{ status: 422, body: JSON.stringify({ message: "Unprocessable" }) }]);
+    const failing = await submit("/gitlab/statuses", status(g.url, { project_id: 4612 }));
+    await run([failing.message]);
+    expect((await state(failing.id)).state).toBe("failed");
+    const inboxRow = () =>
+      env.DB.prepare("SELECT message FROM inbox WHERE delivery_id = ?1").bind(failing.id).first();
+
+    // The queue refuses: the reopened row's message waits in the inbox.
+    const replayed = await admin("POST", `/feedback/${failing.id}/replay`, undefined, {
+      EVENTS_QUEUE: refusingQueue(),
+    });
+    expect(replayed.status).toBe(202);
+    expect(await inboxRow()).not.toBeNull();
+    // A second replay while it is queued is refused and writes nothing more.
+    await env.DB.prepare("DELETE FROM inbox WHERE delivery_id = ?1").bind(failing.id).run();
+    expect((await admin("POST", `/feedback/${failing.id}/replay`)).status).toBe(409);
+    expect(await inboxRow()).toBeNull();
+  });
+});
