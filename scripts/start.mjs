@@ -102,6 +102,11 @@ async function ready() {
 }
 
 if (await ready()) {
+  /** @type {{ problems?: string[] } | null} */
+  const health = await (await fetch(`${RELAY}/healthz`)).json().catch(() => null);
+  for (const problem of health?.problems ?? []) {
+    console.warn(`configuration: ${problem}`);
+  }
   await admin("POST", "/instances", { url: DEMO_INSTANCE, api_token: "glpat-local-demo" });
   let created = await admin("POST", "/projects", {
     instance_url: DEMO_INSTANCE,

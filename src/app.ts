@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { createAdminApp } from "./admin/admin-app";
 import type { AppEnv } from "./app-env";
+import { configProblems, readConfig } from "./config";
 import { repos } from "./deps";
 import { AppError, renderError } from "./errors";
 import { createFeedbackApp } from "./feedback/feedback-routes";
@@ -31,7 +32,12 @@ export function createApp(): Hono<AppEnv> {
     throw new AppError("not_found", "no such route");
   });
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // Degraded (still 200: the relay takes and stores events) when a setting is missing or
+  // contradicts another; the reasons name settings, never their values.
+  app.get("/healthz", (c) => {
+    const problems = configProblems(readConfig(c.env));
+    return c.json(problems.length === 0 ? { status: "ok" } : { status: "degraded", problems });
+  });
   registerWebhookRoutes(app);
   app.route("/admin", createAdminApp());
   app.route("/api/v1", createFeedbackApp());

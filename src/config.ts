@@ -43,3 +43,44 @@ export function readConfig(env: Env): Config {
   }
   return config;
 }
+
+/**
+ * What the configuration contradicts or lacks, one sentence each: shown by /healthz
+ * (degraded), GET /admin/stats and `npm start`. A destination with its URL but without its
+ * secret is off, never retried: fixing the setting and replaying recovers its events.
+ */
+export function configProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.PACKIT_SERVICE_URL && !config.PACKIT_GITLAB_TOKEN_SECRET) {
+    problems.push(
+      "PACKIT_SERVICE_URL is set but PACKIT_GITLAB_TOKEN_SECRET is not: packit-compat forwarding is off",
+    );
+  }
+  if (config.EVENTS_URL && !config.EVENTS_SIGNING_SECRET?.startsWith("whsec_")) {
+    problems.push(
+      "EVENTS_URL is set but EVENTS_SIGNING_SECRET is not a whsec_ secret: normalized events are off",
+    );
+  }
+  if (!config.PACKIT_SERVICE_URL && !config.EVENTS_URL) {
+    problems.push(
+      "neither PACKIT_SERVICE_URL nor EVENTS_URL is set: events are recorded undeliverable",
+    );
+  }
+  if ((config.TOKEN_CHECK_KEY ?? "").split(",").every((k) => k.trim().length < 32)) {
+    problems.push(
+      "TOKEN_CHECK_KEY is unset or shorter than 32 characters: webhook tokens cannot be issued or verified",
+    );
+  }
+  if (!config.ENCRYPTION_KEY) {
+    problems.push(
+      "ENCRYPTION_KEY is not set: stored GitLab tokens and signing secrets cannot be used",
+    );
+  }
+  if (!config.ADMIN_TOKEN) {
+    problems.push("ADMIN_TOKEN is not set: the admin API refuses every request");
+  }
+  if (!config.FEEDBACK_TOKEN) {
+    problems.push("FEEDBACK_TOKEN is not set: the feedback API refuses every request");
+  }
+  return problems;
+}

@@ -1,6 +1,7 @@
 /** GET /admin/stats: what the relay did in the last hour, per project and event kind. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
+import { configProblems, readConfig } from "../config";
 import type { DeliveryStatus } from "../domain/delivery-state";
 import { percentile } from "../lib/percentile";
 import { errorResponses, json } from "../openapi";
@@ -16,6 +17,9 @@ const counters = z
 const statsSchema = z
   .object({
     since: z.string(),
+    config_problems: z
+      .array(z.string())
+      .openapi({ description: "settings missing or contradicting each other (as /healthz)" }),
     ingress_ms: z
       .object({ count: z.number().int(), p50: z.number().nullable(), p99: z.number().nullable() })
       .openapi({
@@ -107,6 +111,7 @@ export function registerStatsRoutes(admin: ApiApp): void {
       return c.json(
         {
           since: new Date(since).toISOString(),
+          config_problems: configProblems(readConfig(c.env)),
           ingress_ms: {
             count: ingressMs.length,
             p50: percentile(ingressMs, 50),

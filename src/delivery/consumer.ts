@@ -165,12 +165,14 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
       continue;
     }
     if (prepared.outcome === "config_error") {
+      // Off until the setting is fixed (reported by /healthz): not an attempt, not retried;
+      // a replay after the fix delivers it.
       log("error", "destination misconfigured", {
         ...logFields,
         destination,
         error: prepared.reason,
       });
-      records.push(record(destination, "retrying", "transient", null, prepared.reason, 0));
+      records.push(record(destination, "skipped", "skipped", null, prepared.reason, 0));
       continue;
     }
     const result = await attempt(prepared.request, deps.fetcher, deps.now);

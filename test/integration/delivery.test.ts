@@ -11,7 +11,7 @@ import { admin, field, registerNamespace, registerProject } from "../helpers/adm
 import { capturingQueue, consume, ingest } from "../helpers/deliveries";
 import { destinations, EVENTS_SECRET, newScope, received, script } from "../helpers/doubles";
 import { mergeRequest, note, push, tagPush } from "../helpers/gitlab-payloads";
-import { refusingQueue } from "../helpers/relay";
+import { asJson, BASE, call, refusingQueue } from "../helpers/relay";
 
 const PROJECT = { id: 5050, path: "packaging/hello-world" };
 let token = "";
@@ -696,5 +696,47 @@ describe("replay when the queue refuses", () => {
     );
     expect((await delivery(message.delivery_id)).status).toBe("delivered");
     expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(1);
+  });
+});
+
+describe("one configuration contract", () => {
+  it("a destination with its URL but not its secret is off: not attempted, not retried, reported", async () => {
+    const scope = newScope();
+    const after = crypto.randomUUID().replaceAll("-", "").padEnd(40, "0");
+    const message = await ingest({ token, event: "Push Hook", body: push(PROJECT, { after }) });
+    const overrides = {
+      ...destinations(scope, { packit: false, events: true }),
+      EVENTS_SIGNING_SECRET: "",
+    };
+    const result = await consume([{ body: message }], overrides);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(result.retryMessages).toEqual([]);
+    const d = await delivery(message.delivery_id);
+    expect(d).toMatchObject({ status: "skipped", attempts: 0 });
+    expect(d.reason).toContain("EVENTS_SIGNING_SECRET");
+    expect(await received(scope, "/events")).toEqual([]);
+
+    const health = await asJson(await call(new Request(`${BASE}/healthz`), overrides));
+    expect(health.status).toBe(200);
+    expect(health.body).toEqual({
+      status: "degraded",
+      problems: [expect.stringContaining("EVENTS_SIGNING_SECRET is not a whsec_ secret")],
+    });
+    const stats = await admin("GET", "/stats", undefined, overrides);
+    expect(field<string[]>(stats.body, "config_problems")).toEqual([
+      expect.stringContaining("EVENTS_URL is set"),
+    ]);
+
+    // Fixed and replayed: delivered.
+    const replayQueue = capturingQueue();
+    await admin("POST", `/deliveries/${message.delivery_id}/replay`, undefined, {
+      EVENTS_QUEUE: replayQueue.queue,
+    });
+    await consume(
+      replayQueue.sent.map((body) => ({ body })),
+      destinations(scope, { packit: false, events: true }),
+    );
+    expect((await delivery(message.delivery_id)).status).toBe("delivered");
+    expect(await received(scope, "/events")).toHaveLength(1);
   });
 });
