@@ -102,8 +102,9 @@ async function ready() {
 }
 
 if (await ready()) {
-  /** @type {{ problems?: string[] } | null} */
-  const health = await (await fetch(`${RELAY}/healthz`)).json().catch(() => null);
+  const health = /** @type {{ problems?: string[] } | null} */ (
+    await (await fetch(`${RELAY}/healthz`)).json().catch(() => null)
+  );
   for (const problem of health?.problems ?? []) {
     console.warn(`configuration: ${problem}`);
   }
