@@ -6,7 +6,12 @@
 import { parseRetryAfter } from "../lib/backoff";
 import { truncate } from "../lib/text";
 
-export const FORWARD_TIMEOUT_MS = 15_000;
+/**
+ * How long one forward may take. A queue consumer may run 15 minutes, so a slow destination
+ * is waited for: giving up early and retrying while the first request is still being
+ * handled is how a slow packit-service got each event twice.
+ */
+export const FORWARD_TIMEOUT_MS = 120_000;
 
 export type AttemptOutcome = "delivered" | "transient" | "permanent";
 
@@ -56,7 +61,9 @@ export async function attempt(
       outcome: "transient",
       statusCode: null,
       error: timedOut ? `timeout after ${FORWARD_TIMEOUT_MS} ms` : truncate(String(err)),
-      retryAfterSeconds: null,
+      // A request given up on may still be in the destination's hands: wait at least as
+      // long again before the next attempt.
+      retryAfterSeconds: timedOut ? FORWARD_TIMEOUT_MS / 1000 : null,
       durationMs: now() - started,
     };
   }

@@ -37,7 +37,13 @@ type CloudEventCheck = {
   source?: string;
   error?: string;
 };
-type Scripted = { status: number; headers?: Record<string, string>; body?: string };
+/** A scripted answer; `delayMs` makes the double a slow destination. */
+type Scripted = {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+  delayMs?: number;
+};
 
 const INTERESTING = new Set([
   "Issue Hook",
@@ -265,6 +271,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 
   const next = scripts.get(scope)?.shift();
   if (next) {
+    if (next.delayMs) {
+      await new Promise((resolve) => setTimeout(resolve, next.delayMs));
+    }
     return send(res, next.status, next.body ?? "", next.headers ?? {});
   }
   if (path === "/api/webhooks/gitlab") {

@@ -35,7 +35,12 @@ export async function received(scope: string, path?: string): Promise<Recorded[]
 
 export async function script(
   scope: string,
-  responses: { status: number; headers?: Record<string, string>; body?: string }[],
+  responses: {
+    status: number;
+    headers?: Record<string, string>;
+    body?: string;
+    delayMs?: number;
+  }[],
 ): Promise<void> {
   const res = await fetch(`${env.TEST_DOUBLES_URL}/_doubles/${scope}/script`, {
     method: "POST",

@@ -740,3 +740,18 @@ describe("one configuration contract", () => {
     expect(await received(scope, "/events")).toHaveLength(1);
   });
 });
+
+describe("a slow destination", () => {
+  it("is waited for and gets the event once, where a 15 s timeout used to send it twice", async () => {
+    const scope = newScope();
+    // packit-service busy: the answer comes after 16 s.
+    await script(scope, [{ status: 202, body: '"accepted"', delayMs: 16_000 }]);
+    const after = crypto.randomUUID().replaceAll("-", "").padEnd(40, "1");
+    const message = await ingest({ token, event: "Push Hook", body: push(PROJECT, { after }) });
+    const result = await consume([{ body: message }], destinations(scope));
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(result.retryMessages).toEqual([]);
+    expect(await delivery(message.delivery_id)).toMatchObject({ status: "delivered", attempts: 1 });
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(1);
+  }, 60_000); // a destination that answers after 16 s
+});

@@ -1,6 +1,6 @@
 /** The small pure functions the relay's decisions rest on, with injected randomness and time. */
 import { describe, expect, it } from "vitest";
-import { classifyStatus } from "../../src/delivery/forward";
+import { attempt, classifyStatus, FORWARD_TIMEOUT_MS } from "../../src/delivery/forward";
 import {
   classify,
   type GitlabAnswer,
@@ -189,5 +189,40 @@ describe("log redaction", () => {
       api_token: "[REDACTED]",
       nested: { Authorization: "[REDACTED]", ok: "fine" },
     });
+  });
+});
+
+describe("one forward attempt", () => {
+  const request = () =>
+    new Request("https://packit.example/api/webhooks/gitlab", { method: "POST" });
+  const t = 0;
+  const clock = () => t;
+
+  it("waits for a slow destination, and after giving up waits as long again before retrying", async () => {
+    const timeout = Object.assign(new Error("The operation was aborted due to timeout"), {
+      name: "TimeoutError",
+    });
+    const gaveUp = await attempt(request(), async () => Promise.reject(timeout), clock);
+    expect(gaveUp).toMatchObject({
+      outcome: "transient",
+      retryAfterSeconds: FORWARD_TIMEOUT_MS / 1000,
+      error: `timeout after ${FORWARD_TIMEOUT_MS} ms`,
+    });
+    expect(FORWARD_TIMEOUT_MS).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it("reads Retry-After from a 429 and keeps a refusal's text", async () => {
+    const limited = await attempt(
+      request(),
+      async () => new Response("slow down", { status: 429, headers: { "retry-after": "42" } }),
+      clock,
+    );
+    expect(limited).toMatchObject({ outcome: "transient", retryAfterSeconds: 42, statusCode: 429 });
+    const refused = await attempt(
+      request(),
+      async () => new Response("bad", { status: 400 }),
+      clock,
+    );
+    expect(refused).toMatchObject({ outcome: "permanent", error: "bad", retryAfterSeconds: null });
   });
 });
