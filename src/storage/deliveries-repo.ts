@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { AttemptRecord, Finish } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
+import { beginReplay, type ReplayStart } from "./delivery-replay";
 import {
   type AttemptRow,
   attemptRow,
@@ -254,44 +255,9 @@ export class DeliveriesRepo {
     return z.array(deliveryRow).parse(results);
   }
 
-  /**
-   * Starts a replay of generation `from`: the delivery goes back to `queued` under the next
-   * generation and the message to send (`message`, built by the caller for that generation)
-   * is written to the inbox in the same transaction, so a replay never leaves a delivery
-   * waiting with no message. False when the delivery is gone or another replay came first.
-   */
-  async beginReplay(input: {
-    id: string;
-    from: number;
-    message: string;
-    now: number;
-  }): Promise<boolean> {
-    const { id, from, message, now } = input;
-    const [updated] = await this.db.batch([
-      this.db
-        .prepare(
-          `UPDATE deliveries SET generation = ?2 + 1, status = 'queued', duplicate_of = NULL,
-             reason = NULL, next_attempt_at = NULL, first_attempt_at = NULL, lease_owner = NULL,
-             lease_until = NULL, updated_at = ?3
-           WHERE id = ?1 AND generation = ?2`,
-        )
-        .bind(id, from, now),
-      this.db
-        .prepare(
-          `DELETE FROM delivery_targets WHERE delivery_id = ?1
-             AND (SELECT generation FROM deliveries WHERE id = ?1) = ?2 + 1`,
-        )
-        .bind(id, from),
-      this.db
-        .prepare(
-          `INSERT INTO inbox (delivery_id, message, created_at)
-           SELECT ?1, ?3, ?4 WHERE (SELECT generation FROM deliveries WHERE id = ?1) = ?2 + 1
-           ON CONFLICT (delivery_id) DO UPDATE SET message = excluded.message,
-             created_at = excluded.created_at, attempts = 0`,
-        )
-        .bind(id, from, message, now),
-    ]);
-    return (updated?.meta.changes ?? 0) > 0;
+  /** See `beginReplay` in delivery-replay.ts: the delivery and its next message, at once. */
+  beginReplay(input: ReplayStart): Promise<boolean> {
+    return beginReplay(this.db, input);
   }
 
   /** Deletes deliveries (with their destinations and attempts) and dedupe claims before `cutoff`. */

@@ -1,0 +1,38 @@
+/** D1 side of a delivery replay. */
+
+export type ReplayStart = { id: string; from: number; message: string; now: number };
+
+/**
+ * Starts a replay of generation `from`: the delivery goes back to `queued` under the next
+ * generation and the message to send (`message`, built by the caller for that generation)
+ * is written to the inbox in the same transaction, so a replay never leaves a delivery
+ * waiting with no message. False when the delivery is gone or another replay came first.
+ */
+export async function beginReplay(db: D1Database, input: ReplayStart): Promise<boolean> {
+  const { id, from, message, now } = input;
+  const [updated] = await db.batch([
+    db
+      .prepare(
+        `UPDATE deliveries SET generation = ?2 + 1, status = 'queued', duplicate_of = NULL,
+           reason = NULL, next_attempt_at = NULL, first_attempt_at = NULL, lease_owner = NULL,
+           lease_until = NULL, updated_at = ?3
+         WHERE id = ?1 AND generation = ?2`,
+      )
+      .bind(id, from, now),
+    db
+      .prepare(
+        `DELETE FROM delivery_targets WHERE delivery_id = ?1
+           AND (SELECT generation FROM deliveries WHERE id = ?1) = ?2 + 1`,
+      )
+      .bind(id, from),
+    db
+      .prepare(
+        `INSERT INTO inbox (delivery_id, message, created_at)
+         SELECT ?1, ?3, ?4 WHERE (SELECT generation FROM deliveries WHERE id = ?1) = ?2 + 1
+         ON CONFLICT (delivery_id) DO UPDATE SET message = excluded.message,
+           created_at = excluded.created_at, attempts = 0`,
+      )
+      .bind(id, from, message, now),
+  ]);
+  return (updated?.meta.changes ?? 0) > 0;
+}
