@@ -101,13 +101,20 @@ export class DeliveriesRepo {
     return { delivery, targets, leased: delivery.lease_owner === lease.owner };
   }
 
-  /** The first delivery to claim a key owns it; a claim older than `expiredBefore` is void. */
+  /**
+   * The first delivery to claim a key owns it, until the claim expires, or until that
+   * delivery failed for good (rejected, dead, undeliverable): then a redelivery of the event,
+   * such as GitLab's "Resend request" after the cause was fixed, takes the claim over and is
+   * forwarded, instead of being recorded as a duplicate of a failure.
+   */
   private claimKeyStatement(key: string, deliveryId: string, now: number, expiredBefore: number) {
     return this.db
       .prepare(
         `INSERT INTO delivery_keys (key, delivery_id, claimed_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (key) DO UPDATE SET delivery_id = excluded.delivery_id, claimed_at = excluded.claimed_at
-         WHERE delivery_keys.claimed_at < ?4`,
+         WHERE delivery_keys.claimed_at < ?4
+           OR EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_keys.delivery_id
+             AND d.id <> excluded.delivery_id AND d.status IN ('rejected', 'dead', 'undeliverable'))`,
       )
       .bind(key, deliveryId, now, expiredBefore);
   }

@@ -755,3 +755,31 @@ describe("a slow destination", () => {
     expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(1);
   }, 60_000); // a destination that answers after 16 s
 });
+
+describe("GitLab's Resend request", () => {
+  it("re-forwards an event whose first delivery was refused, instead of calling it a duplicate", async () => {
+    const scope = newScope();
+    const headers = { "idempotency-key": crypto.randomUUID() };
+    const body = push(PROJECT, { after: crypto.randomUUID().replaceAll("-", "").padEnd(40, "2") });
+    // packit-service refuses it (a bug there), then gets fixed.
+    await script(scope, [{ status: 400, body: '"Bad Request"' }]);
+    const first = await ingest({ token, event: "Push Hook", body, headers });
+    await consume([{ body: first }], destinations(scope));
+    expect((await delivery(first.delivery_id)).status).toBe("rejected");
+
+    // The maintainer presses "Resend request": same event, same Idempotency-Key.
+    const resent = await ingest({ token, event: "Push Hook", body, headers });
+    expect(resent.dedupe_key).toBe(first.dedupe_key);
+    await consume([{ body: resent }], destinations(scope));
+    expect((await delivery(resent.delivery_id)).status).toBe("delivered");
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(2);
+
+    // A third copy while the resent one is delivered is a duplicate again.
+    const again = await ingest({ token, event: "Push Hook", body, headers });
+    await consume([{ body: again }], destinations(scope));
+    expect(await delivery(again.delivery_id)).toMatchObject({
+      status: "duplicate",
+      duplicate_of: resent.delivery_id,
+    });
+  });
+});
