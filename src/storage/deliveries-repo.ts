@@ -27,6 +27,16 @@ export type { AttemptRow, DeliveryFilter, DeliveryRow, TargetRow };
 const STILL_OURS = `EXISTS (SELECT 1 FROM deliveries WHERE id = ?1 AND generation = ?8
   AND status IN ('queued', 'retrying') AND (?9 IS NULL OR lease_owner = ?9))`;
 
+/**
+ * Identical bytes are one event when two hooks report it (a project hook and a group hook:
+ * different senders). From one sender, two deliveries that each carry their own key (GitLab's
+ * Idempotency-Key or a signed webhook-id) are two events: the Test button pressed twice, a
+ * force-push back to the same commits. (?3: this dedupe key; ?5: this registration.)
+ */
+const SAME_SENDER_NEW_EVENT = `(?3 NOT LIKE 'sha256:%' AND EXISTS (SELECT 1 FROM deliveries o
+  WHERE o.id = h.delivery_id AND o.registration_id IS ?5 AND o.dedupe_key NOT LIKE 'sha256:%'
+  AND o.dedupe_key <> ?3))`;
+
 export class DeliveriesRepo {
   constructor(private readonly db: D1Database) {}
 
@@ -59,8 +69,10 @@ export class DeliveriesRepo {
           `INSERT INTO deliveries (id, generation, dedupe_key, content_hash, registration_id, instance_url,
              project_id, project_path, kind, status, duplicate_of, received_at, message, updated_at, ingress_ms)
            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-             CASE WHEN k.delivery_id = ?1 AND h.delivery_id = ?1 THEN 'queued' ELSE 'duplicate' END,
-             CASE WHEN k.delivery_id <> ?1 THEN k.delivery_id WHEN h.delivery_id <> ?1 THEN h.delivery_id END,
+             CASE WHEN k.delivery_id = ?1 AND (h.delivery_id = ?1 OR ${SAME_SENDER_NEW_EVENT})
+               THEN 'queued' ELSE 'duplicate' END,
+             CASE WHEN k.delivery_id <> ?1 THEN k.delivery_id
+               WHEN h.delivery_id <> ?1 AND NOT ${SAME_SENDER_NEW_EVENT} THEN h.delivery_id END,
              ?10, ?11, ?12, ?15
            FROM delivery_keys k, delivery_keys h WHERE k.key = ?13 AND h.key = ?14
            ON CONFLICT (id) DO NOTHING`,

@@ -783,3 +783,34 @@ describe("GitLab's Resend request", () => {
     });
   });
 });
+
+describe("identical bytes", () => {
+  it("from one hook with two Idempotency-Keys are two events; from two hooks, one", async () => {
+    const scope = newScope();
+    const p = { id: 8095, path: "identical/bytes" };
+    const reg = await registerProject({ projectId: p.id, path: p.path });
+    const group = await registerNamespace({ namespace: "identical" });
+    const body = JSON.stringify(
+      push(p, { after: crypto.randomUUID().replaceAll("-", "").padEnd(40, "3") }),
+    );
+    const send = (tok: string) =>
+      ingest({
+        token: tok,
+        event: "Push Hook",
+        body,
+        headers: { "idempotency-key": crypto.randomUUID() },
+      });
+    // GitLab's Test button pressed twice on the project hook: two events.
+    const first = await send(reg.token);
+    const second = await send(reg.token);
+    // The group hook reports the first one too: the same event.
+    const viaGroup = await send(group.token);
+    for (const m of [first, second, viaGroup]) {
+      await consume([{ body: m }], destinations(scope));
+    }
+    expect((await delivery(first.delivery_id)).status).toBe("delivered");
+    expect((await delivery(second.delivery_id)).status).toBe("delivered");
+    expect((await delivery(viaGroup.delivery_id)).status).toBe("duplicate");
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(2);
+  });
+});
