@@ -71,7 +71,7 @@ async function claim(message: WebhookMessage, deps: ConsumerDeps, leaseOwner: st
 /** Delivers one message and says whether to ack it or retry it later. */
 export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Promise<QueueDecision> {
   const lease = crypto.randomUUID();
-  const { delivery, targets, leased } = await claim(message, deps, lease);
+  const { delivery, targets, leased, registered } = await claim(message, deps, lease);
   const id = delivery.id;
   const logFields = { delivery_id: id, kind: message.kind, project_id: message.project.id };
   if (message.generation !== delivery.generation) {
@@ -118,6 +118,13 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     return { action: "ack" } as const;
   };
 
+  if (!registered) {
+    // Removed between ingress and delivery: its token no longer speaks for anyone.
+    return finish(
+      "undeliverable",
+      "the sender's registration was removed after the event was accepted",
+    );
+  }
   const bytes = await loadBody(message, deps.bodies);
   if (!bytes) {
     return finish("dead", "the stored body is missing or does not match its SHA-256");

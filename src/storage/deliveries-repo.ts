@@ -54,7 +54,13 @@ export class DeliveriesRepo {
     windowStart: number;
     now: number;
     lease: { owner: string; until: number };
-  }): Promise<{ delivery: DeliveryRow; targets: TargetRow[]; leased: boolean }> {
+  }): Promise<{
+    delivery: DeliveryRow;
+    targets: TargetRow[];
+    leased: boolean;
+    /** False when the sender's registration was removed since ingress (never for JWTs). */
+    registered: boolean;
+  }> {
     const { message, contentHash, serialized, windowStart, now, lease } = input;
     const keyClaim = `k:${message.dedupe_key}`;
     const keyWindowStart = message.dedupe_source === "content-hash" ? windowStart : 0;
@@ -107,10 +113,14 @@ export class DeliveriesRepo {
           "SELECT destination, status, attempts, last_status_code, last_error, delivered_at FROM delivery_targets WHERE delivery_id = ?1",
         )
         .bind(message.delivery_id),
+      this.db
+        .prepare("SELECT ?1 IS NULL OR EXISTS (SELECT 1 FROM registrations WHERE id = ?1) AS ok")
+        .bind(registrationId),
     ]);
     const delivery = deliveryRow.parse(results[4]?.results[0]);
     const targets = z.array(targetRow).parse(results[5]?.results ?? []);
-    return { delivery, targets, leased: delivery.lease_owner === lease.owner };
+    const registered = z.object({ ok: z.number() }).parse(results[6]?.results[0]).ok === 1;
+    return { delivery, targets, leased: delivery.lease_owner === lease.owner, registered };
   }
 
   /**

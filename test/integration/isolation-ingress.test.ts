@@ -401,3 +401,27 @@ describe("a body at GitLab's 25 MiB cap", () => {
     expect(field(d.body, "status")).toBe("delivered");
   }, 60_000); // 25 MiB through ingress, R2 and the consumer on a shared machine
 });
+
+describe("a registration removed between ingress and delivery", () => {
+  it("gets nothing forwarded: its token no longer speaks for anyone", async () => {
+    const gone = { id: 5701, path: "tenant-a/removed" };
+    const reg = await registerProject({ projectId: gone.id, path: gone.path });
+    const { queue, sent } = recordingQueue();
+    expect(
+      (
+        await sendWebhook(
+          { token: reg.token, event: "Push Hook", body: push(gone) },
+          { EVENTS_QUEUE: queue },
+        )
+      ).status,
+    ).toBe(202);
+    expect((await admin("DELETE", `/projects/${reg.id}`)).status).toBe(204);
+    const scope = newScope();
+    const message = webhookMessage.parse(sent[0]);
+    await consume([{ body: message }], destinations(scope));
+    expect(await received(scope, "/api/webhooks/gitlab")).toEqual([]);
+    const d = await admin("GET", `/deliveries/${message.delivery_id}`);
+    expect(field(d.body, "status")).toBe("undeliverable");
+    expect(field<string>(d.body, "reason")).toContain("registration was removed");
+  });
+});
