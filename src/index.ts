@@ -5,6 +5,7 @@
 import { createApp } from "./app";
 import { readConfig } from "./config";
 import { PURGE_CRON } from "./cron";
+import { redriveStuck } from "./delivery/redrive";
 import { purgeExpired } from "./delivery/retention";
 import { repos } from "./deps";
 import { sweepInbox } from "./events/inbox-sweep";
@@ -39,8 +40,12 @@ export default {
 } satisfies ExportedHandler<Env, unknown>;
 
 async function sweep(env: Env, cron: string, now: number): Promise<void> {
-  const swept = await sweepInbox(repos(env.DB).inbox, env.EVENTS_QUEUE, now);
+  const r = repos(env.DB);
+  const swept = await sweepInbox(r.inbox, env.EVENTS_QUEUE, now);
   if (swept.sent || swept.failed || swept.malformed) {
     log("info", "inbox swept", { cron, ...swept });
   }
+  await redriveStuck(r.deliveries, env.EVENTS_QUEUE, now).catch((err) => {
+    log("error", "could not re-drive stuck deliveries", { error: String(err) });
+  });
 }

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { AttemptRecord, Finish } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
-import { beginReplay, type ReplayStart } from "./delivery-replay";
+import { beginReplay, type ReplayStart, staleDeliveries } from "./delivery-replay";
 import {
   type AttemptRow,
   attemptRow,
@@ -282,6 +282,11 @@ export class DeliveriesRepo {
       )
       .all();
     return z.array(deliveryRow).parse(results);
+  }
+
+  /** See `staleDeliveries` in delivery-replay.ts. */
+  stale(input: { dueBefore: number; now: number; limit: number }) {
+    return staleDeliveries(this.db, input);
   }
 
   /** See `beginReplay` in delivery-replay.ts: the delivery and its next message, at once. */

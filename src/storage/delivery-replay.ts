@@ -1,4 +1,4 @@
-/** D1 side of a delivery replay. */
+/** D1 side of a delivery replay, and of re-driving deliveries whose queue message is gone. */
 
 export type ReplayStart = { id: string; from: number; message: string; now: number };
 
@@ -35,4 +35,27 @@ export async function beginReplay(db: D1Database, input: ReplayStart): Promise<b
       .bind(id, from, message, now),
   ]);
   return (updated?.meta.changes ?? 0) > 0;
+}
+
+/**
+ * Deliveries still `queued` or `retrying` whose next attempt is long past and that nobody
+ * holds a lease on: their queue message is gone (a replay whose send failed, local queues
+ * lost on restart). Each is marked re-driven now, so the next sweep leaves it a while.
+ */
+export async function staleDeliveries(
+  db: D1Database,
+  input: { dueBefore: number; now: number; limit: number },
+): Promise<{ id: string; generation: number; message: string }[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE deliveries SET updated_at = ?2, next_attempt_at = ?2
+       WHERE id IN (SELECT id FROM deliveries
+         WHERE status IN ('queued', 'retrying') AND coalesce(next_attempt_at, updated_at) < ?1
+           AND (lease_until IS NULL OR lease_until < ?2)
+         ORDER BY received_at LIMIT ?3)
+       RETURNING id, generation, message`,
+    )
+    .bind(input.dueBefore, input.now, input.limit)
+    .all<{ id: string; generation: number; message: string }>();
+  return results;
 }

@@ -814,3 +814,38 @@ describe("identical bytes", () => {
     expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(2);
   });
 });
+
+describe("stuck deliveries", () => {
+  it("a retrying delivery whose queue message vanished is re-driven by the cron and delivered once", async () => {
+    const scope = newScope();
+    await script(scope, [{ status: 503 }]);
+    const after = crypto.randomUUID().replaceAll("-", "").padEnd(40, "4");
+    const message = await ingest({ token, event: "Push Hook", body: push(PROJECT, { after }) });
+    const first = await consume([{ body: message }], destinations(scope));
+    expect(first.retryMessages).toHaveLength(1);
+    expect((await delivery(message.delivery_id)).status).toBe("retrying");
+    // The retry message is lost (never handed back). Two hours later the cron finds the row.
+    const { queue, sent } = capturingQueue();
+    await worker.scheduled(
+      createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() + 2 * 3600_000 }),
+      { ...env, EVENTS_QUEUE: queue },
+      createExecutionContext(),
+    );
+    expect(sent.map((m) => m.delivery_id)).toEqual([message.delivery_id]);
+    // Re-driven once: the next sweep leaves it alone.
+    await worker.scheduled(
+      createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() + 2 * 3600_000 }),
+      { ...env, EVENTS_QUEUE: queue },
+      createExecutionContext(),
+    );
+    expect(sent).toHaveLength(1);
+    // A late original copy and the re-driven one together: one forward beside the first,
+    // refused attempt, never two.
+    await consume([{ body: sent[0] }, { body: message }], destinations(scope));
+    expect((await delivery(message.delivery_id)).status).toBe("delivered");
+    const forwarded = await received(scope, "/api/webhooks/gitlab");
+    expect(
+      forwarded.filter((r) => r.headers["x-relay-delivery-id"] === message.delivery_id),
+    ).toHaveLength(2);
+  });
+});
