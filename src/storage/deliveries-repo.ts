@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { AttemptRecord, Finish } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
+import { claimKeyStatement, SAME_SENDER_NEW_EVENT } from "./delivery-claims";
 import { beginReplay, type ReplayStart, staleDeliveries } from "./delivery-replay";
 import {
   type AttemptRow,
@@ -26,16 +27,6 @@ export type { AttemptRow, DeliveryFilter, DeliveryRow, TargetRow };
  */
 const STILL_OURS = `EXISTS (SELECT 1 FROM deliveries WHERE id = ?1 AND generation = ?8
   AND status IN ('queued', 'retrying') AND (?9 IS NULL OR lease_owner = ?9))`;
-
-/**
- * Identical bytes are one event when two hooks report it (a project hook and a group hook:
- * different senders). From one sender, two deliveries that each carry their own key (GitLab's
- * Idempotency-Key or a signed webhook-id) are two events: the Test button pressed twice, a
- * force-push back to the same commits. (?3: this dedupe key; ?5: this registration.)
- */
-const SAME_SENDER_NEW_EVENT = `(?3 NOT LIKE 'sha256:%' AND EXISTS (SELECT 1 FROM deliveries o
-  WHERE o.id = h.delivery_id AND o.registration_id IS ?5 AND o.dedupe_key NOT LIKE 'sha256:%'
-  AND o.dedupe_key <> ?3))`;
 
 export class DeliveriesRepo {
   constructor(private readonly db: D1Database) {}
@@ -68,8 +59,18 @@ export class DeliveriesRepo {
     const registrationId =
       message.registration.kind === "legacy_jwt" ? null : message.registration.id;
     const results = await this.db.batch([
-      this.claimKeyStatement(keyClaim, message.delivery_id, now, keyWindowStart),
-      this.claimKeyStatement(hashClaim, message.delivery_id, now, windowStart),
+      claimKeyStatement(this.db, {
+        key: keyClaim,
+        deliveryId: message.delivery_id,
+        now,
+        expiredBefore: keyWindowStart,
+      }),
+      claimKeyStatement(this.db, {
+        key: hashClaim,
+        deliveryId: message.delivery_id,
+        now,
+        expiredBefore: windowStart,
+      }),
       this.db
         .prepare(
           `INSERT INTO deliveries (id, generation, dedupe_key, content_hash, registration_id, instance_url,
@@ -121,24 +122,6 @@ export class DeliveriesRepo {
     const targets = z.array(targetRow).parse(results[5]?.results ?? []);
     const registered = z.object({ ok: z.number() }).parse(results[6]?.results[0]).ok === 1;
     return { delivery, targets, leased: delivery.lease_owner === lease.owner, registered };
-  }
-
-  /**
-   * The first delivery to claim a key owns it, until the claim expires, or until that
-   * delivery failed for good (rejected, dead, undeliverable): then a redelivery of the event,
-   * such as GitLab's "Resend request" after the cause was fixed, takes the claim over and is
-   * forwarded, instead of being recorded as a duplicate of a failure.
-   */
-  private claimKeyStatement(key: string, deliveryId: string, now: number, expiredBefore: number) {
-    return this.db
-      .prepare(
-        `INSERT INTO delivery_keys (key, delivery_id, claimed_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (key) DO UPDATE SET delivery_id = excluded.delivery_id, claimed_at = excluded.claimed_at
-         WHERE delivery_keys.claimed_at < ?4
-           OR EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_keys.delivery_id
-             AND d.id <> excluded.delivery_id AND d.status IN ('rejected', 'dead', 'undeliverable'))`,
-      )
-      .bind(key, deliveryId, now, expiredBefore);
   }
 
   /**
