@@ -23,5 +23,7 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     repos: Repos;
+    /** Fields a route adds to the one log line of its request (never a secret). */
+    logFields?: Record<string, string | number | null>;
   };
 };

@@ -25,6 +25,7 @@ export function createApp(): Hono<AppEnv> {
       path: c.req.path,
       status: c.res.status,
       duration_ms: Date.now() - started,
+      ...c.get("logFields"),
     });
   });
   app.onError(renderError);

@@ -91,4 +91,27 @@ describe("observability", () => {
     ]);
     expect(lines.join("\n")).not.toContain("should-not-appear");
   });
+
+  it("a queued webhook costs one log line: the request's, with the delivery's fields", async () => {
+    const p = { id: 7171, path: "observe/one-line" };
+    const reg = await registerProject({ projectId: p.id, path: p.path });
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    const res = await sendWebhook({ token: reg.token, event: "Push Hook", body: push(p) });
+    const parsed = lines.map((l) => JSON.parse(l));
+    expect(parsed).toEqual([
+      expect.objectContaining({
+        message: "request",
+        request_id: res.headers.get("x-request-id"),
+        status: 202,
+        outcome: "queued",
+        kind: "push",
+        project_id: p.id,
+        project_path: p.path,
+        delivery_id: expect.any(String),
+      }),
+    ]);
+  });
 });
