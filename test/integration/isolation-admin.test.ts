@@ -8,21 +8,12 @@ import { admin } from "../helpers/admin";
 import { capturingQueue } from "../helpers/deliveries";
 import { newScope, received, script } from "../helpers/doubles";
 import { gitlab, run, state, status, submit } from "../helpers/feedback";
+import { captureLogs } from "../helpers/logs";
 import { asJson, BASE, call } from "../helpers/relay";
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-function captureLogs(): string[] {
-  const lines: string[] = [];
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      lines.push(args.map(String).join(" "));
-    });
-  }
-  return lines;
-}
 
 type OpenApiDoc = { paths: Record<string, Record<string, unknown>> };
 

@@ -4,22 +4,13 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { forgetTokens } from "../../src/ingress/authenticate";
 import { admin, field, registerProject } from "../helpers/admin";
 import { push } from "../helpers/gitlab-payloads";
+import { captureLogs } from "../helpers/logs";
 import { BASE, call, d1FailingOn, refusingQueue } from "../helpers/relay";
 import { sendWebhook } from "../helpers/webhooks";
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-function captureLogs(): string[] {
-  const lines: string[] = [];
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      lines.push(args.map(String).join(" "));
-    });
-  }
-  return lines;
-}
 
 describe("logs", () => {
   it("never carry a token, secret, signature or Authorization header", async () => {
