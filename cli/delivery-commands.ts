@@ -16,6 +16,23 @@ import {
   str,
 } from "./cli-kit";
 
+const statsAnswer = z.object({
+  since: z.string(),
+  config_problems: z.array(z.string()),
+  ingress_ms: z.object({
+    count: z.number(),
+    p50: z.number().nullable(),
+    p99: z.number().nullable(),
+  }),
+  projects: z.array(
+    z.object({
+      project_id: z.number().nullable(),
+      project_path: z.string().nullable(),
+      kinds: z.record(z.string(), z.record(z.string(), z.number())),
+    }),
+  ),
+});
+
 export const DELIVERY_COMMANDS: Record<string, Command> = {
   "deliveries list": {
     usage:
@@ -104,6 +121,43 @@ export const DELIVERY_COMMANDS: Record<string, Command> = {
         return 1;
       }
       show(ctx, await api(ctx, "POST", "/deliveries/replay", body));
+      return 0;
+    },
+  },
+  stats: {
+    usage: "stats",
+    summary: "the last hour per project and event kind, ingress p50/p99, configuration problems",
+    run: async (_a, _f, ctx) => {
+      const res = await api(ctx, "GET", "/stats");
+      if (ctx.json) {
+        show(ctx, res);
+        return 0;
+      }
+      const stats = statsAnswer.parse(res);
+      for (const problem of stats.config_problems) {
+        ctx.io.out(`configuration: ${problem}`);
+      }
+      ctx.io.out(
+        `since ${stats.since}: ingress p50 ${stats.ingress_ms.p50 ?? "-"} ms, p99 ${stats.ingress_ms.p99 ?? "-"} ms (${stats.ingress_ms.count} events)`,
+      );
+      const rows = stats.projects.flatMap((p) =>
+        Object.entries(p.kinds).map(([kind, counts]) => ({
+          project: p.project_path ?? p.project_id ?? "-",
+          kind,
+          ...counts,
+        })),
+      );
+      show(ctx, rows, [
+        "project",
+        "kind",
+        "received",
+        "ignored",
+        "delivered",
+        "duplicate",
+        "retrying",
+        "rejected",
+        "dead",
+      ]);
       return 0;
     },
   },

@@ -220,3 +220,33 @@ describe("relayctl", () => {
     expect(wrong.err).toMatch(/401 unauthorized/);
   });
 });
+
+describe("relayctl stats", () => {
+  it("shows the last hour per project and kind, and configuration problems", async () => {
+    const added = await cli([
+      "projects",
+      "add",
+      "--instance",
+      "https://gitlab.example.com",
+      "--project-id",
+      "6401",
+      "--path",
+      "cli/stats",
+      "--json",
+    ]);
+    expect(added.code).toBe(0);
+    const token = field<string>(JSON.parse(added.out), "token");
+    const message = await ingest({
+      token,
+      event: "Push Hook",
+      body: push({ id: 6401, path: "cli/stats" }),
+    });
+    await consume([{ body: message }], destinations(newScope()));
+    const table = await cli(["stats"]);
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/cli\/stats\s+push\s+1\s+0\s+1/);
+    expect(table.out).not.toContain("configuration:");
+    const json = await cli(["stats", "--json"]);
+    expect(field<unknown[]>(JSON.parse(json.out), "config_problems")).toEqual([]);
+  });
+});
