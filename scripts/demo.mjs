@@ -10,6 +10,12 @@ if (!existsSync(DEMO_FILE)) {
   process.exit(1);
 }
 const { token, standIn } = JSON.parse(readFileSync(DEMO_FILE, "utf8"));
+try {
+  await fetch(`${RELAY}/healthz`);
+} catch {
+  console.error(`No relay answers on ${RELAY}: run npm start (in another terminal) first.`);
+  process.exit(1);
+}
 const web = `${DEMO_INSTANCE}/${DEMO_PROJECT.path}`;
 const project = {
   id: DEMO_PROJECT.id,

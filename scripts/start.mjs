@@ -79,9 +79,26 @@ const port = new URL(RELAY).port;
 // Its own process group, stopped as a whole on Ctrl-C (scripts/process-group.mjs): no
 // wrangler or workerd outlives `npm start`. stdin is not passed on, so wrangler's hotkeys
 // are off; Ctrl-C stops everything.
+// The forwarding URLs follow STAND_IN_PORT when .dev.vars still names the default stand-in,
+// so a moved stand-in never leaves minted JWTs going to whatever else listens on 8788.
+const forwardVars = Object.entries({
+  PACKIT_SERVICE_URL: `http://127.0.0.1:${STAND_IN_PORT}`,
+  EVENTS_URL: `http://127.0.0.1:${STAND_IN_PORT}/events`,
+})
+  .filter(([name]) => /^http:\/\/127\.0\.0\.1:8788(\/events)?$/.test(devVars()[name] ?? ""))
+  .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
 const dev = startGroup(
   "npx",
-  ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", ...process.argv.slice(2)],
+  [
+    "wrangler",
+    "dev",
+    "--port",
+    port,
+    "--ip",
+    "127.0.0.1",
+    ...forwardVars,
+    ...process.argv.slice(2),
+  ],
   { stdio: ["ignore", "inherit", "inherit"], port: Number(port) },
 );
 dev.child.on("exit", async (code) => {
@@ -135,7 +152,12 @@ if (await ready()) {
   console.log(
     `curl -s -X POST ${RELAY}/webhooks/gitlab -H 'content-type: application/json' -H 'x-gitlab-event: Push Hook' \\\n  -H 'x-gitlab-token: ${token}' \\\n  -d '${JSON.stringify(demoPush())}'\n`,
   );
-  console.log("Then watch the stand-in print it. `npm run demo` sends a whole sequence.\n");
+  console.log(
+    "Then watch the stand-in print it. Paste it twice and the second is recorded as a duplicate\n" +
+      "(same bytes, same event). `npm run demo` sends a whole sequence.\n" +
+      "Local Queues keep messages in memory: events accepted but not yet delivered are lost when\n" +
+      "npm start stops (Cloudflare Queues persist them in production).\n",
+  );
 } else {
   console.error("the relay did not come up on time");
 }

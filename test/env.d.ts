@@ -1,10 +1,6 @@
 import type { D1Migration } from "@cloudflare/vitest-plugin";
 
 declare global {
-  /** Optional in wrangler.toml (needed only with EVENTS_URL); tests set it as an override. */
-  interface Env {
-    EVENTS_SIGNING_SECRET?: string;
-  }
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
