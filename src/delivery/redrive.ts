@@ -4,8 +4,8 @@
  * forward at a time, and a finished delivery acks any late copy.
  */
 
-import type { QueueMessage } from "../domain/queue-message";
-import { webhookMessage } from "../domain/queue-message";
+import { type QueueMessage, webhookMessage } from "../domain/queue-message";
+import { type Outgoing, sendInBatches } from "../events/send-batches";
 import { log } from "../lib/logger";
 import type { DeliveriesRepo } from "../storage/deliveries-repo";
 
@@ -19,7 +19,7 @@ export async function redriveStuck(
   now: number,
 ): Promise<number> {
   const rows = await deliveries.stale({ dueBefore: now - STUCK_AFTER_MS, now, limit: LIMIT });
-  const messages: { body: QueueMessage; contentType: "json" }[] = [];
+  const items: Outgoing<string>[] = [];
   for (const row of rows) {
     let parsed: ReturnType<typeof webhookMessage.safeParse>;
     try {
@@ -28,14 +28,26 @@ export async function redriveStuck(
       parsed = webhookMessage.safeParse(undefined);
     }
     if (parsed.success) {
-      messages.push({ body: { ...parsed.data, generation: row.generation }, contentType: "json" });
+      items.push({ ref: row.id, message: { ...parsed.data, generation: row.generation } });
     } else {
       log("error", "stuck delivery has no replayable message", { delivery_id: row.id });
     }
   }
-  if (messages.length > 0) {
-    await queue.sendBatch(messages);
-    log("warn", "stuck deliveries re-driven", { count: messages.length });
+  // Within Queues' batch limits (stored messages carry bodies up to 100 KB). A batch the
+  // queue refuses stays marked: the next sweep after STUCK_AFTER_MS tries it again.
+  let sent = 0;
+  await sendInBatches(
+    queue,
+    items,
+    async (ids) => {
+      sent += ids.length;
+    },
+    async (ids, err) => {
+      log("warn", "could not re-drive stuck deliveries", { count: ids.length, error: String(err) });
+    },
+  );
+  if (sent > 0) {
+    log("warn", "stuck deliveries re-driven", { count: sent });
   }
-  return messages.length;
+  return sent;
 }
