@@ -8,6 +8,7 @@ import { readConfig } from "./config";
 import type { ConsumerDeps } from "./delivery/consumer";
 import type { EnqueueDeps } from "./events/enqueue";
 import type { FeedbackDeps } from "./feedback/feedback-deps";
+import { gitlabProjectLookup, type ProjectLookup } from "./gitlab/project-lookup";
 import { DeliveriesRepo } from "./storage/deliveries-repo";
 import { FeedbackRepo } from "./storage/feedback-repo";
 import { InboxRepo } from "./storage/inbox-repo";
@@ -27,6 +28,15 @@ export function repos(db: D1Database): Repos {
     sealedSecrets: new SealedSecretsRepo(db),
     stats: new StatsRepo(db),
   };
+}
+
+/** GitLab's id → path answers (renames at ingress, namespace coverage for feedback). */
+export function projectLookup(env: Env): ProjectLookup {
+  return gitlabProjectLookup({
+    encryptionKey: readConfig(env).ENCRYPTION_KEY,
+    fetcher: (input, init) => fetch(input, init),
+    now: Date.now,
+  });
 }
 
 export function enqueueDeps(env: Env): EnqueueDeps {

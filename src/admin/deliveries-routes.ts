@@ -9,6 +9,7 @@ import type { Repos } from "../app-env";
 import { DELIVERY_STATUSES } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
+import { sendStored } from "../events/enqueue";
 import { sendInBatches } from "../events/send-batches";
 import { log } from "../lib/logger";
 import { isoOrNull } from "../lib/time";
@@ -186,12 +187,7 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
       }
       // Queue, else the D1 inbox (swept every minute); 503 only when neither takes it.
       // Durable already (inbox); the queue only makes it prompt.
-      try {
-        await c.env.EVENTS_QUEUE.send(message, { contentType: "json" });
-        await c.var.repos.inbox.delete([id]);
-      } catch (err) {
-        log("warn", "replay left to the inbox sweep", { delivery_id: id, error: String(err) });
-      }
+      await sendStored({ queue: c.env.EVENTS_QUEUE, inbox: c.var.repos.inbox }, id, message);
       return c.json({ id, status: "queued" as const, generation: message.generation }, 202);
     },
   );

@@ -4,8 +4,8 @@ import type { ApiApp } from "../api-app";
 import { FEEDBACK_STATES, feedbackView } from "../domain/feedback-requests";
 import type { FeedbackMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
+import { sendStored } from "../events/enqueue";
 import { toView } from "../feedback/feedback-view";
-import { log } from "../lib/logger";
 import { errorResponses, idParam, json } from "../openapi";
 import { audit } from "./audit";
 import { security } from "./schemas";
@@ -68,15 +68,7 @@ export function registerFeedbackAdminRoutes(admin: ApiApp): void {
       }
       audit(c, "feedback.replay", { feedback_id: id });
       // Durable already (inbox); the queue only makes it prompt.
-      try {
-        await c.env.EVENTS_QUEUE.send(message, { contentType: "json" });
-        await c.var.repos.inbox.delete([id]);
-      } catch (err) {
-        log("warn", "feedback replay left to the inbox sweep", {
-          feedback_id: id,
-          error: String(err),
-        });
-      }
+      await sendStored({ queue: c.env.EVENTS_QUEUE, inbox: c.var.repos.inbox }, id, message);
       return c.json({ id }, 202);
     },
   );

@@ -85,3 +85,31 @@ export async function storeMessage(
     );
   }
 }
+
+/**
+ * Hands the queue a message that is already durable in the inbox (written with the change it
+ * belongs to), then clears the inbox row. Should the queue refuse, or the row stay, the cron
+ * sweep sends it a minute later: never lost, at worst late.
+ */
+export async function sendStored(
+  deps: Pick<EnqueueDeps, "queue"> & { inbox: Pick<InboxRepo, "delete"> },
+  id: string,
+  message: QueueMessage,
+  delaySeconds?: number,
+): Promise<void> {
+  try {
+    await deps.queue.send(message, {
+      contentType: "json",
+      ...(delaySeconds ? { delaySeconds } : {}),
+    });
+  } catch (err) {
+    log("warn", "queue refused a stored message; the inbox sweep will send it", {
+      id,
+      error: String(err),
+    });
+    return;
+  }
+  await deps.inbox.delete([id]).catch((err) => {
+    log("warn", "could not clear an inbox row", { id, error: String(err) });
+  });
+}

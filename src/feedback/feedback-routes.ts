@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import { createApiApp } from "../api-app";
 import type { AppEnv } from "../app-env";
 import { readConfig } from "../config";
-import { feedbackDeps } from "../deps";
+import { feedbackDeps, projectLookup } from "../deps";
 import {
   type FeedbackView,
   feedbackView,
@@ -21,7 +21,7 @@ import {
 } from "../domain/feedback-requests";
 import type { FeedbackMessage } from "../domain/queue-message";
 import { AppError, errorFields } from "../errors";
-import { gitlabProjectLookup } from "../gitlab/project-lookup";
+import { sendStored } from "../events/enqueue";
 import { normalizeInstanceUrl } from "../lib/instance-url";
 import { log } from "../lib/logger";
 import { errorResponses, idParam, json } from "../openapi";
@@ -77,11 +77,7 @@ async function accept(c: Context<AppEnv>, accepted: Accepted, wait: boolean): Pr
   }
   await requireCoverage(instance, projectsTouched(accepted), {
     projects: c.var.repos.projects,
-    lookup: gitlabProjectLookup({
-      encryptionKey: config.ENCRYPTION_KEY,
-      fetcher: (input, init) => fetch(input, init),
-      now: Date.now,
-    }),
+    lookup: projectLookup(c.env),
   });
   const repo = c.var.repos.feedback;
   const id = crypto.randomUUID();
@@ -99,23 +95,8 @@ async function accept(c: Context<AppEnv>, accepted: Accepted, wait: boolean): Pr
   });
   // Stored with its message (in the inbox): from here on nothing is orphaned. The queue gets
   // it now; when it refuses, the cron sweep sends the inbox row a minute later.
-  const handOver = async (delaySeconds?: number) => {
-    try {
-      await c.env.EVENTS_QUEUE.send(message, {
-        contentType: "json",
-        ...(delaySeconds ? { delaySeconds } : {}),
-      });
-    } catch (err) {
-      log("warn", "queue refused a feedback request; the inbox sweep will send it", {
-        feedback_id: id,
-        error: String(err),
-      });
-      return;
-    }
-    await c.var.repos.inbox.delete([id]).catch((err) => {
-      log("warn", "could not clear a feedback inbox row", { feedback_id: id, error: String(err) });
-    });
-  };
+  const handOver = (delaySeconds?: number) =>
+    sendStored({ queue: c.env.EVENTS_QUEUE, inbox: c.var.repos.inbox }, id, message, delaySeconds);
   if (!wait) {
     await handOver();
     return { status: 202, body: { id } };

@@ -5,11 +5,10 @@
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import { readConfig } from "../config";
+import { projectLookup } from "../deps";
 import type { WebhookMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
 import { type Grant, type Identity, resolveIdentity } from "../gitlab/project-identity";
-import { gitlabProjectLookup } from "../gitlab/project-lookup";
 import { log } from "../lib/logger";
 import { forgetTokens, type Principal } from "./authenticate";
 
@@ -62,7 +61,6 @@ export async function authorize(
   c: Context<AppEnv>,
   principal: Principal,
   payload: Record<string, unknown>,
-  now: number,
 ): Promise<Identity> {
   const instanceHeader = c.req.header("x-gitlab-instance");
   const result = resolveIdentity(grantOf(principal), payload, instanceHeader);
@@ -72,12 +70,9 @@ export async function authorize(
   if (result.outcome === "renamed" && principal.kind === "token") {
     const reg = principal.registration;
     const instance = await c.var.repos.instances.get(reg.instance_id);
-    const lookup = gitlabProjectLookup({
-      encryptionKey: readConfig(c.env).ENCRYPTION_KEY,
-      fetcher: (input, init) => fetch(input, init),
-      now: () => now,
-    });
-    const answer = instance ? await lookup(instance, result.projectId) : { found: false as const };
+    const answer = instance
+      ? await projectLookup(c.env)(instance, result.projectId)
+      : { found: false as const };
     if (answer.found && answer.path.toLowerCase() === result.path.toLowerCase()) {
       await c.var.repos.projects.renamePath(reg.id, reg.path, answer.path);
       forgetTokens();

@@ -106,7 +106,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   const kind: RelayedKind = classification.kind;
 
   // 5. The one identity this event speaks for; nothing downstream reads the body for it.
-  const identity = await authorize(c, principal, payload, now);
+  const identity = await authorize(c, principal, payload);
   const registration = registrationRef(principal, identity);
 
   // 6. Dedupe key, scoped to the sender, and the message with the body inline or in R2.
