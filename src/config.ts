@@ -3,6 +3,8 @@
  * Empty strings mean "unset": wrangler vars cannot be absent in `wrangler.toml`.
  */
 import { z } from "zod";
+import { AppError } from "./errors";
+import { normalizeInstanceUrl } from "./lib/instance-url";
 
 const optionalText = z
   .string()
@@ -83,4 +85,21 @@ export function configProblems(config: Config): string[] {
     problems.push("FEEDBACK_TOKEN is not set: the feedback API refuses every request");
   }
   return problems;
+}
+
+export function requireEncryptionKey(env: Env): string {
+  const key = readConfig(env).ENCRYPTION_KEY;
+  if (!key) {
+    throw new AppError("unavailable", "ENCRYPTION_KEY is not configured");
+  }
+  return key;
+}
+
+/** An instance URL as stored (normalised), or a 400 naming what is wrong with it. */
+export function instanceUrlOrThrow(env: Env, input: string): string {
+  const result = normalizeInstanceUrl(input, readConfig(env).ALLOW_HTTP_INSTANCES);
+  if (!result.ok) {
+    throw new AppError("validation_failed", `instance url: ${result.reason}`);
+  }
+  return result.url;
 }

@@ -1,31 +1,14 @@
 /** /admin/instances: register the GitLab instances the relay talks to, with their API tokens. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
-import { readConfig } from "../config";
+import { instanceUrlOrThrow, requireEncryptionKey } from "../config";
 import { AppError } from "../errors";
 import { encrypt } from "../lib/crypto";
-import { normalizeInstanceUrl } from "../lib/instance-url";
 import { apiTokenContext } from "../lib/secret-contexts";
 import { errorResponses, idParam, json } from "../openapi";
 import { toInstance } from "../storage/instances-repo";
 import { audit } from "./audit";
 import { createInstanceSchema, instanceSchema, security, updateInstanceSchema } from "./schemas";
-
-export function requireEncryptionKey(env: Env): string {
-  const key = readConfig(env).ENCRYPTION_KEY;
-  if (!key) {
-    throw new AppError("unavailable", "ENCRYPTION_KEY is not configured");
-  }
-  return key;
-}
-
-export function instanceUrlOrThrow(env: Env, input: string): string {
-  const result = normalizeInstanceUrl(input, readConfig(env).ALLOW_HTTP_INSTANCES);
-  if (!result.ok) {
-    throw new AppError("validation_failed", `instance url: ${result.reason}`);
-  }
-  return result.url;
-}
 
 export function registerInstanceRoutes(admin: ApiApp): void {
   admin.openapi(

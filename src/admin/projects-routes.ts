@@ -4,7 +4,8 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
-import { readConfig } from "../config";
+import { instanceUrlOrThrow, readConfig, requireEncryptionKey } from "../config";
+import { mintToken } from "../domain/webhook-token";
 import { AppError } from "../errors";
 import { forgetTokens } from "../ingress/authenticate";
 import { WEBHOOK_PATHS } from "../ingress/webhook-route";
@@ -13,7 +14,6 @@ import { projectTokenContext, signingSecretContext } from "../lib/secret-context
 import { errorResponses, idParam, json } from "../openapi";
 import type { RegistrationRow } from "../storage/projects-repo";
 import { audit } from "./audit";
-import { instanceUrlOrThrow, requireEncryptionKey } from "./instances-routes";
 import { describeProject, gitlabSettings } from "./project-views";
 import {
   createdProjectSchema,
@@ -25,7 +25,7 @@ import {
   tokenInfoSchema,
   tokenParams,
 } from "./schemas";
-import { describeToken, mintToken } from "./webhook-tokens";
+import { describeToken } from "./webhook-tokens";
 
 /** The triggers to tick in GitLab: what the relay forwards. Confidential ones stay off. */
 export function registerProjectRoutes(admin: ApiApp): void {

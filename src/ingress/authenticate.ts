@@ -8,6 +8,7 @@
  * through a bounded cache of hits; misses are cached apart, so they never evict a hit.
  */
 import type { Config } from "../config";
+import { checkKeys, TOKEN_PREFIX, tagMatches, tokenShape } from "../domain/webhook-token";
 import { AppError } from "../errors";
 import { decrypt, sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { log } from "../lib/logger";
@@ -17,7 +18,6 @@ import { TtlCache } from "../lib/ttl-cache";
 import type { ProjectsRepo, RegistrationRow } from "../storage/projects-repo";
 import { type LegacyClaims, looksLikeJwt, verifyLegacyJwt } from "./legacy-jwt";
 import { type SignatureHeaders, verifySignature } from "./signature";
-import { checkKeys, TOKEN_PREFIX, tagMatches, tokenShape } from "./webhook-token";
 
 export type TokenPrincipal = {
   kind: "token";

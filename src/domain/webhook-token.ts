@@ -5,7 +5,8 @@
  * token is refused without hashing it or reading D1. Tokens issued before tags existed
  * (`pgr_` + 43 characters) keep working; see `LegacyTokenIndex`.
  */
-import { timingSafeEqual } from "../lib/crypto";
+import { AppError } from "../errors";
+import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { toBase64Url, utf8 } from "../lib/encoding";
 
 export const TOKEN_PREFIX = "pgr_";
@@ -85,4 +86,47 @@ export async function newWebhookToken(keys: string[]): Promise<string> {
   }
   const random = toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
   return `${TOKEN_PREFIX}${random}${await tagOf(key, random)}`;
+}
+
+/** A token as stored: its SHA-256 and a hint, never the token itself. */
+export type NewTokenRow = {
+  id: string;
+  registration_id: string;
+  hash: string;
+  hint: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  format: number;
+};
+
+/** A fresh token for a registration: the token (shown once) and the row to store. */
+export async function mintToken(
+  projectId: string,
+  now: number,
+  tokenCheckKey: string | undefined,
+): Promise<{ token: string; row: NewTokenRow }> {
+  const keys = checkKeys(tokenCheckKey);
+  if (keys.length === 0) {
+    throw new AppError(
+      "unavailable",
+      "TOKEN_CHECK_KEY is not configured (a secret of at least 32 characters)",
+    );
+  }
+  const token = await newWebhookToken(keys);
+  return {
+    token,
+    row: {
+      id: crypto.randomUUID(),
+      registration_id: projectId,
+      hash: await sha256Hex(token),
+      hint: `${token.slice(0, 8)}…${token.slice(-4)}`,
+      created_at: now,
+      expires_at: null,
+      revoked_at: null,
+      last_used_at: null,
+      format: 2,
+    },
+  };
 }
