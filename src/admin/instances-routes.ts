@@ -4,7 +4,7 @@ import type { ApiApp } from "../api-app";
 import { instanceUrlOrThrow, requireEncryptionKey } from "../config";
 import { AppError } from "../errors";
 import { encrypt } from "../lib/crypto";
-import { apiTokenContext } from "../lib/secret-contexts";
+import { apiTokenContext, oauthSecretContext } from "../lib/secret-contexts";
 import { errorResponses, idParam, json } from "../openapi";
 import { toInstance } from "../storage/instances-repo";
 import { audit } from "./audit";
@@ -35,6 +35,8 @@ export function registerInstanceRoutes(admin: ApiApp): void {
         api_token_enc: await encrypt(key, input.api_token, apiTokenContext(id)),
         created_at: now,
         updated_at: now,
+        oauth_client_id: null,
+        oauth_client_secret_enc: null,
       };
       if ((await c.var.repos.instances.insert(row)) === "duplicate") {
         throw new AppError("conflict", `instance ${url} is already registered`);
@@ -69,7 +71,7 @@ export function registerInstanceRoutes(admin: ApiApp): void {
       method: "patch",
       path: "/instances/{id}",
       security,
-      summary: "Change an instance's URL or API token",
+      summary: "Change an instance's URL, API token or OAuth application",
       request: {
         params: idParam,
         body: { content: json(updateInstanceSchema), required: true },
@@ -82,7 +84,7 @@ export function registerInstanceRoutes(admin: ApiApp): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const input = c.req.valid("json");
-      const changes: { url?: string; api_token_enc?: string } = {};
+      const changes: Parameters<typeof c.var.repos.instances.update>[1] = {};
       if (input.url !== undefined) {
         changes.url = instanceUrlOrThrow(c.env, input.url);
       }
@@ -92,6 +94,18 @@ export function registerInstanceRoutes(admin: ApiApp): void {
           input.api_token,
           apiTokenContext(id),
         );
+      }
+      if (input.oauth_client_id === null) {
+        changes.oauth = null;
+      } else if (input.oauth_client_id !== undefined && input.oauth_client_secret !== undefined) {
+        changes.oauth = {
+          client_id: input.oauth_client_id,
+          client_secret_enc: await encrypt(
+            requireEncryptionKey(c.env),
+            input.oauth_client_secret,
+            oauthSecretContext(id),
+          ),
+        };
       }
       const repo = c.var.repos.instances;
       const result = await repo.update(id, changes, Date.now());
@@ -107,6 +121,7 @@ export function registerInstanceRoutes(admin: ApiApp): void {
         url: row.url,
         url_changed: result.urlChanged,
         api_credential_replaced: changes.api_token_enc !== undefined,
+        oauth_app: changes.oauth === undefined ? "kept" : changes.oauth ? "set" : "removed",
         credentials_dropped: result.urlChanged && changes.api_token_enc === undefined,
       });
       return c.json(toInstance(row), 200);

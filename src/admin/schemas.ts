@@ -24,6 +24,9 @@ export const instanceSchema = z
       .string()
       .nullable()
       .openapi({ description: "GitLab rate-limited the relay; feedback waits until then" }),
+    oauth_client_id: z.string().nullable().openapi({
+      description: "The GitLab OAuth application maintainers sign in with on /connect (scope api)",
+    }),
   })
   .openapi("Instance");
 
@@ -38,11 +41,21 @@ export const updateInstanceSchema = z
   .object({
     url: z.string().min(1).max(2048).optional(),
     api_token: secretText("glpat-xxxxxxxxxxxxxxxxxxxx").optional(),
+    oauth_client_id: z.string().min(1).max(200).nullable().optional().openapi({
+      description:
+        "Application ID of a GitLab OAuth application (scope api, redirect URI {relay}/connect/callback); null removes it",
+    }),
+    oauth_client_secret: secretText("gloas-xxxxxxxx").optional(),
   })
   .strict()
-  .refine((v) => v.url !== undefined || v.api_token !== undefined, {
-    message: "give url, api_token or both",
-  });
+  .refine(
+    (v) => v.url !== undefined || v.api_token !== undefined || v.oauth_client_id !== undefined,
+    { message: "give url, api_token or oauth_client_id (with oauth_client_secret)" },
+  )
+  .refine(
+    (v) => (typeof v.oauth_client_id === "string") === (v.oauth_client_secret !== undefined),
+    { message: "oauth_client_id and oauth_client_secret come together (null removes both)" },
+  );
 
 /** GitLab full paths: segments of letters, digits, `_`, `-`, `.`, joined by `/`. */
 const gitlabPath = z

@@ -17,6 +17,8 @@ const instanceRow = z.object({
   updated_at: z.number(),
   credential_broken_at: z.number().nullable().default(null),
   paused_until: z.number().nullable().default(null),
+  oauth_client_id: z.string().nullable().default(null),
+  oauth_client_secret_enc: z.string().nullable().default(null),
 });
 export type InstanceRow = z.infer<typeof instanceRow>;
 
@@ -29,6 +31,8 @@ export type Instance = {
   has_api_token: boolean;
   credential_broken_at: string | null;
   feedback_paused_until: string | null;
+  /** An OAuth application lets maintainers connect by signing in to GitLab. */
+  oauth_client_id: string | null;
 };
 
 export function toInstance(row: InstanceRow, now = Date.now()): Instance {
@@ -42,6 +46,7 @@ export function toInstance(row: InstanceRow, now = Date.now()): Instance {
     credential_broken_at: isoOrNull(row.credential_broken_at),
     feedback_paused_until:
       row.paused_until !== null && row.paused_until > now ? isoOrNull(row.paused_until) : null,
+    oauth_client_id: row.oauth_client_secret_enc ? row.oauth_client_id : null,
   };
 }
 
@@ -49,7 +54,10 @@ export class InstancesRepo {
   constructor(private readonly db: D1Database) {}
 
   async insert(
-    row: Omit<InstanceRow, "credential_broken_at" | "paused_until">,
+    row: Omit<
+      InstanceRow,
+      "credential_broken_at" | "paused_until" | "oauth_client_id" | "oauth_client_secret_enc"
+    >,
   ): Promise<"ok" | "duplicate"> {
     const result = await this.db
       .prepare(
@@ -84,7 +92,12 @@ export class InstancesRepo {
    */
   async update(
     id: string,
-    changes: { url?: string; api_token_enc?: string },
+    changes: {
+      url?: string;
+      api_token_enc?: string;
+      /** null removes the OAuth application. */
+      oauth?: { client_id: string; client_secret_enc: string } | null;
+    },
     now: number,
   ): Promise<{ outcome: "ok"; urlChanged: boolean } | { outcome: "missing" | "duplicate" }> {
     try {
@@ -94,15 +107,32 @@ export class InstancesRepo {
       }
       const urlChanged = changes.url !== undefined && changes.url !== current.url;
       const token = changes.api_token_enc ?? (urlChanged ? NO_CREDENTIAL : null);
+      // The OAuth secret is a credential for the old host too: it goes unless replaced.
+      const oauth =
+        changes.oauth !== undefined
+          ? changes.oauth
+          : urlChanged
+            ? null
+            : { client_id: current.oauth_client_id, client_secret_enc: current.oauth_client_secret_enc };
       const statements = [
         this.db
           .prepare(
             `UPDATE instances SET url = coalesce(?2, url), api_token_enc = coalesce(?3, api_token_enc),
                credential_broken_at = CASE WHEN ?3 IS NULL THEN credential_broken_at END,
                paused_until = CASE WHEN ?5 THEN NULL ELSE paused_until END,
+               oauth_client_id = ?7, oauth_client_secret_enc = ?8,
                updated_at = ?4 WHERE id = ?1 AND url = ?6`,
           )
-          .bind(id, changes.url ?? null, token, now, urlChanged ? 1 : 0, current.url),
+          .bind(
+            id,
+            changes.url ?? null,
+            token,
+            now,
+            urlChanged ? 1 : 0,
+            current.url,
+            oauth?.client_id ?? null,
+            oauth?.client_secret_enc ?? null,
+          ),
       ];
       if (urlChanged) {
         statements.push(

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 
-const registrationRow = z.object({
+export const registrationRow = z.object({
   id: z.string(),
   instance_id: z.string(),
   instance_url: z.string(),
@@ -35,7 +35,7 @@ const tokenWithRegistration = tokenRow.extend({
 });
 export type TokenWithRegistration = z.infer<typeof tokenWithRegistration>;
 
-const REGISTRATION_COLUMNS = `p.id, p.instance_id, i.url AS instance_url, p.kind, p.gitlab_project_id,
+export const REGISTRATION_COLUMNS = `p.id, p.instance_id, i.url AS instance_url, p.kind, p.gitlab_project_id,
   p.path, p.signing_secret_enc, p.created_at`;
 
 export class ProjectsRepo {
@@ -176,19 +176,28 @@ export class ProjectsRepo {
     });
   }
 
-  /** Records use without ever moving `last_used_at` backwards. */
+  /**
+   * Records use without ever moving `last_used_at` backwards. The first event through a
+   * connected hook also marks its connection verified.
+   */
   async touchTokens(uses: ReadonlyMap<string, number>): Promise<void> {
     if (uses.size === 0) {
       return;
     }
     await this.db.batch(
-      [...uses].map(([id, at]) =>
+      [...uses].flatMap(([id, at]) => [
         this.db
           .prepare(
             "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
           )
           .bind(id, at),
-      ),
+        this.db
+          .prepare(
+            `UPDATE connections SET verified_at = ?2 WHERE verified_at IS NULL AND connected_at <= ?2
+               AND registration_id = (SELECT registration_id FROM tokens WHERE id = ?1)`,
+          )
+          .bind(id, at),
+      ]),
     );
   }
 
@@ -250,6 +259,11 @@ export class ProjectsRepo {
       .array(z.object({ hash: z.string() }))
       .parse(results)
       .map((r) => r.hash);
+  }
+
+  /** Adds a token alone (a reconnect's new token, or one for a project found by the sync). */
+  async addToken(token: TokenRow): Promise<void> {
+    await this.insertTokenStatement(token).run();
   }
 
   private insertTokenStatement(token: TokenRow): D1PreparedStatement {

@@ -1,10 +1,15 @@
 /** Every encrypted column, for re-encrypting them under a new ENCRYPTION_KEY. */
 import { z } from "zod";
-import { apiTokenContext, projectTokenContext, signingSecretContext } from "../lib/secret-contexts";
+import {
+  apiTokenContext,
+  oauthSecretContext,
+  projectTokenContext,
+  signingSecretContext,
+} from "../lib/secret-contexts";
 
 export type SealedSecret = {
   table: "instances" | "registrations";
-  column: "api_token_enc" | "signing_secret_enc" | "gitlab_token_enc";
+  column: "api_token_enc" | "oauth_client_secret_enc" | "signing_secret_enc" | "gitlab_token_enc";
   id: string;
   sealed: string;
   context: string;
@@ -16,9 +21,12 @@ export class SealedSecretsRepo {
   constructor(private readonly db: D1Database) {}
 
   async all(): Promise<SealedSecret[]> {
-    const [instances, signing, gitlab] = await this.db.batch([
+    const [instances, oauth, signing, gitlab] = await this.db.batch([
       this.db.prepare(
         "SELECT id, api_token_enc AS sealed FROM instances WHERE api_token_enc <> ''",
+      ),
+      this.db.prepare(
+        "SELECT id, oauth_client_secret_enc AS sealed FROM instances WHERE oauth_client_secret_enc IS NOT NULL",
       ),
       this.db.prepare(
         "SELECT id, signing_secret_enc AS sealed FROM registrations WHERE signing_secret_enc IS NOT NULL",
@@ -35,6 +43,13 @@ export class SealedSecretsRepo {
         id: r.id,
         sealed: r.sealed,
         context: apiTokenContext(r.id),
+      })),
+      ...rows(oauth).map((r) => ({
+        table: "instances" as const,
+        column: "oauth_client_secret_enc" as const,
+        id: r.id,
+        sealed: r.sealed,
+        context: oauthSecretContext(r.id),
       })),
       ...rows(signing).map((r) => ({
         table: "registrations" as const,

@@ -14,11 +14,17 @@
  *   POST /_doubles/{scope}/script      queue scripted responses [{status, headers?, body?}]
  *   POST /_doubles/{scope}/projects    set the instance's projects [{id, path_with_namespace}]
  *   GET  /_doubles/{scope}/requests    what the scope received
+ *   POST /_doubles/{scope}/world       seed the scope's GitLab for connect (scripts/gitlab-world.mjs:
+ *                                      users, tokens, projects, groups, members, OAuth apps); its
+ *                                      hook tests are held for the test to deliver through SELF
+ *   GET  /_doubles/{scope}/world       that GitLab's state (hooks with their tokens, members, ...)
+ *   POST /_doubles/{scope}/held        take the hook deliveries held so far
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CloudEvent, type CloudEventV1, HTTP } from "cloudevents";
 import { type JWTPayload, jwtVerify } from "jose";
+import { createGitlabWorld } from "../../scripts/gitlab-world.mjs";
 
 export const PACKIT_SECRET = "gitlab-token-secret";
 
@@ -57,6 +63,26 @@ const INTERESTING = new Set([
 const requests = new Map<string, Recorded[]>();
 const projects = new Map<string, Map<number, string>>();
 const scripts = new Map<string, Scripted[]>();
+type Held = { url: string; headers: Record<string, string>; body: string };
+const worlds = new Map<string, { world: ReturnType<typeof createGitlabWorld>; held: Held[] }>();
+
+function worldOf(scope: string, port: number) {
+  let entry = worlds.get(scope);
+  if (!entry) {
+    const held: Held[] = [];
+    const world = createGitlabWorld({
+      instanceUrl: `http://127.0.0.1:${port}/${scope}`,
+      // The relay under test runs in workerd, out of this process's reach: the test delivers.
+      deliver: async (url, headers, body) => {
+        held.push({ url, headers, body });
+        return { status: 202 };
+      },
+    });
+    entry = { world, held };
+    worlds.set(scope, entry);
+  }
+  return entry;
+}
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -233,9 +259,21 @@ function gitlab(
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://double");
-  const control = /^\/_doubles\/([^/]+)\/(script|requests|projects)$/.exec(url.pathname);
+  const port = (req.socket.address() as AddressInfo).port;
+  const control = /^\/_doubles\/([^/]+)\/(script|requests|projects|world|held)$/.exec(url.pathname);
   if (control?.[1] && control[2]) {
     const scope = control[1];
+    if (control[2] === "world") {
+      const entry = worldOf(scope, port);
+      if (req.method === "POST") {
+        entry.world.seed(JSON.parse((await readBody(req)).toString("utf8")));
+      }
+      return send(res, 200, entry.world.state());
+    }
+    if (control[2] === "held") {
+      const entry = worldOf(scope, port);
+      return send(res, 200, entry.held.splice(0));
+    }
     if (control[2] === "requests") {
       return send(res, 200, requests.get(scope) ?? []);
     }
@@ -253,7 +291,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
   const match = /^\/([^/]+)(\/.*)$/.exec(url.pathname);
   const method = req.method ?? "GET";
-  if (!match?.[1] || !match[2] || !["GET", "POST", "PUT"].includes(method)) {
+  if (!match?.[1] || !match[2] || !["GET", "POST", "PUT", "DELETE"].includes(method)) {
     return send(res, 404, { error: "no such double" });
   }
   const [, scope, path] = match;
@@ -284,6 +322,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     res.writeHead(204).end();
     return;
   }
+  const world = worlds.get(scope)?.world;
+  if (world && (path.startsWith("/oauth/") || isConnectPath(path))) {
+    const answer = await world.handle(method, path, url.searchParams, headers, record.body);
+    const type = typeof answer.body === "string" ? "text/html; charset=utf-8" : "application/json";
+    res.writeHead(answer.status, { "content-type": type, ...(answer.headers ?? {}) });
+    res.end(typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body));
+    return;
+  }
   if (path.startsWith("/api/v4/")) {
     if (headers["private-token"] === "glpat-revoked") {
       return send(res, 401, { message: "401 Unauthorized" });
@@ -307,6 +353,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return send(res, status, answer);
   }
   return send(res, 404, { error: "no such route" });
+}
+
+/** GitLab API paths the connect world answers (the rest: feedback, above). */
+function isConnectPath(path: string): boolean {
+  return (
+    /^\/api\/v4\/(user|personal_access_tokens\/self|groups\/.*)$/.test(path) ||
+    /^\/api\/v4\/projects\/[^/]+(\/(hooks|members)(\/.*)?)?$/.test(path)
+  );
 }
 
 export async function startDoubles(): Promise<{ port: number; close: () => Promise<void> }> {
