@@ -43,9 +43,12 @@ export type ApiApp = OpenAPIHono<AppEnv>;
 export function createApiApp(options: {
   basePath: string;
   title: string;
-  scheme: string;
-  secretName: string;
-  secretOf: (env: Env) => string | undefined;
+  /** The bearer guarding every route; none for the public connect API (GitLab proves). */
+  bearer: {
+    scheme: string;
+    secretName: string;
+    secretOf: (env: Env) => string | undefined;
+  } | null;
 }): OpenAPIHono<AppEnv> {
   const api = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
@@ -58,11 +61,14 @@ export function createApiApp(options: {
     },
   });
   api.onError(renderError);
-  api.openAPIRegistry.registerComponent("securitySchemes", options.scheme, {
-    type: "http",
-    scheme: "bearer",
-    description: options.secretName,
-  });
+  const bearer = options.bearer;
+  if (bearer) {
+    api.openAPIRegistry.registerComponent("securitySchemes", bearer.scheme, {
+      type: "http",
+      scheme: "bearer",
+      description: bearer.secretName,
+    });
+  }
   api.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: { title: options.title, version: "1" },
@@ -70,8 +76,11 @@ export function createApiApp(options: {
   }));
   // Exactly one public route: the document itself. A suffix match would also exempt
   // parameterised routes called with `openapi.json` as their parameter.
+  if (!bearer) {
+    return api;
+  }
   const publicPath = `${options.basePath}/openapi.json`;
-  const auth = bearerAuth(options.secretOf);
+  const auth = bearerAuth(bearer.secretOf);
   api.use("*", async (c, next) => {
     if (c.req.method === "GET" && c.req.path === publicPath) {
       return next();

@@ -1,4 +1,5 @@
 /** Hono typing shared by every route: the generated bindings and per-request variables. */
+import type { ConnectionsRepo } from "./storage/connections-repo";
 import type { DeliveriesRepo } from "./storage/deliveries-repo";
 import type { FeedbackRepo } from "./storage/feedback-repo";
 import type { InboxRepo } from "./storage/inbox-repo";
@@ -9,6 +10,7 @@ import type { StatsRepo } from "./storage/stats-repo";
 
 /** The D1 repositories, built once per request or batch by the composition root (deps.ts). */
 export type Repos = {
+  connections: ConnectionsRepo;
   deliveries: DeliveriesRepo;
   feedback: FeedbackRepo;
   inbox: InboxRepo;
@@ -23,6 +25,8 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     repos: Repos;
+    /** Drops this isolate's cached token answers after tokens change (ingress/authenticate). */
+    forgetTokens: () => void;
     /** Fields a route adds to the one log line of its request (never a secret). */
     logFields?: Record<string, string | number | null>;
   };

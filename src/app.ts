@@ -3,9 +3,11 @@ import { Hono } from "hono";
 import { createAdminApp } from "./admin/admin-app";
 import type { AppEnv } from "./app-env";
 import { configProblems, readConfig } from "./config";
+import { createConnectApi } from "./connect/connect-api";
 import { repos } from "./deps";
 import { AppError, renderError } from "./errors";
 import { createFeedbackApp } from "./feedback/feedback-routes";
+import { forgetTokens } from "./ingress/authenticate";
 import { registerWebhookRoutes } from "./ingress/webhook-route";
 import { log } from "./lib/logger";
 
@@ -16,6 +18,7 @@ export function createApp(): Hono<AppEnv> {
     const started = Date.now();
     c.set("requestId", requestId);
     c.set("repos", repos(c.env.DB));
+    c.set("forgetTokens", forgetTokens);
     await next();
     c.header("X-Request-Id", requestId);
     // One line per request; the path only (no query string: it may carry filters, never secrets).
@@ -42,5 +45,6 @@ export function createApp(): Hono<AppEnv> {
   registerWebhookRoutes(app);
   app.route("/admin", createAdminApp());
   app.route("/api/v1", createFeedbackApp());
+  app.route("/connect/api", createConnectApi());
   return app;
 }

@@ -5,10 +5,12 @@
  */
 import type { Repos } from "./app-env";
 import { readConfig } from "./config";
+import type { ConnectDeps } from "./connect/connect-flow";
 import type { ConsumerDeps } from "./delivery/consumer";
 import type { EnqueueDeps } from "./events/enqueue";
 import type { FeedbackDeps } from "./feedback/feedback-deps";
 import { gitlabProjectLookup, type ProjectLookup } from "./gitlab/project-lookup";
+import { ConnectionsRepo } from "./storage/connections-repo";
 import { DeliveriesRepo } from "./storage/deliveries-repo";
 import { FeedbackRepo } from "./storage/feedback-repo";
 import { InboxRepo } from "./storage/inbox-repo";
@@ -20,6 +22,7 @@ import { StatsRepo } from "./storage/stats-repo";
 /** The D1 repositories over one database binding (cheap: they hold only the binding). */
 export function repos(db: D1Database): Repos {
   return {
+    connections: new ConnectionsRepo(db),
     deliveries: new DeliveriesRepo(db),
     feedback: new FeedbackRepo(db),
     inbox: new InboxRepo(db),
@@ -61,5 +64,17 @@ export function feedbackDeps(env: Env): FeedbackDeps {
     fetcher: (input, init) => fetch(input, init),
     now: Date.now,
     random: Math.random,
+  };
+}
+
+export function connectDeps(env: Env, r: Repos, forgetTokens: () => void): ConnectDeps {
+  const config = readConfig(env);
+  return {
+    repos: r,
+    encryptionKey: config.ENCRYPTION_KEY,
+    tokenCheckKey: config.TOKEN_CHECK_KEY,
+    fetcher: (input, init) => fetch(input, init),
+    now: Date.now,
+    forgetTokens,
   };
 }

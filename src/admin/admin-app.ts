@@ -15,9 +15,11 @@ export function createAdminApp(): ApiApp {
   const admin = createApiApp({
     basePath: "/admin",
     title: "packit-gitlab-relay admin API",
-    scheme: "AdminToken",
-    secretName: "ADMIN_TOKEN",
-    secretOf: (env) => readConfig(env).ADMIN_TOKEN,
+    bearer: {
+      scheme: "AdminToken",
+      secretName: "ADMIN_TOKEN",
+      secretOf: (env) => readConfig(env).ADMIN_TOKEN,
+    },
   });
   registerInstanceRoutes(admin);
   registerProjectRoutes(admin);

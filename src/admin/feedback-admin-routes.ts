@@ -1,13 +1,13 @@
 /** /admin/feedback: failed feedback can be read and replayed once its cause is fixed. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
+import { audit } from "../audit";
 import { FEEDBACK_STATES, feedbackView } from "../domain/feedback-requests";
 import type { FeedbackMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
 import { sendStored } from "../events/enqueue";
 import { toView } from "../feedback/feedback-view";
 import { errorResponses, idParam, json } from "../openapi";
-import { audit } from "./audit";
 import { security } from "./schemas";
 
 export function registerFeedbackAdminRoutes(admin: ApiApp): void {

@@ -1,13 +1,13 @@
 /** /admin/instances: register the GitLab instances the relay talks to, with their API tokens. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
+import { audit } from "../audit";
 import { instanceUrlOrThrow, requireEncryptionKey } from "../config";
 import { AppError } from "../errors";
 import { encrypt } from "../lib/crypto";
 import { apiTokenContext, oauthSecretContext } from "../lib/secret-contexts";
 import { errorResponses, idParam, json } from "../openapi";
 import { toInstance } from "../storage/instances-repo";
-import { audit } from "./audit";
 import { createInstanceSchema, instanceSchema, security, updateInstanceSchema } from "./schemas";
 
 export function registerInstanceRoutes(admin: ApiApp): void {

@@ -4,11 +4,11 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
+import { audit } from "../audit";
 import { requireEncryptionKey } from "../config";
 import { decrypt, encrypt } from "../lib/crypto";
 import { log } from "../lib/logger";
 import { errorResponses, json } from "../openapi";
-import { audit } from "./audit";
 import { security } from "./schemas";
 
 export function registerMaintenanceRoutes(admin: ApiApp): void {

@@ -4,16 +4,16 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
+import { audit } from "../audit";
 import { instanceUrlOrThrow, readConfig, requireEncryptionKey } from "../config";
+import { webhookUrlFor } from "../domain/webhook-paths";
 import { mintToken } from "../domain/webhook-token";
 import { AppError } from "../errors";
 import { forgetTokens } from "../ingress/authenticate";
-import { WEBHOOK_PATHS } from "../ingress/webhook-route";
 import { encrypt } from "../lib/crypto";
 import { projectTokenContext, signingSecretContext } from "../lib/secret-contexts";
 import { errorResponses, idParam, json } from "../openapi";
 import type { RegistrationRow } from "../storage/projects-repo";
-import { audit } from "./audit";
 import { describeProject, gitlabSettings } from "./project-views";
 import {
   createdProjectSchema,
@@ -82,7 +82,7 @@ export function registerProjectRoutes(admin: ApiApp): void {
         credential_id: tokenRow.id,
         signed_hooks: signingSecretEnc !== null,
       });
-      const webhookUrl = `${new URL(c.req.url).origin}${WEBHOOK_PATHS[0]}`;
+      const webhookUrl = webhookUrlFor(c.req.url);
       return c.json(
         {
           ...describeProject(row, [tokenRow]),

@@ -154,9 +154,11 @@ export function createFeedbackApp(): OpenAPIHono<AppEnv> {
   const api = createApiApp({
     basePath: "/api/v1",
     title: "packit-gitlab-relay feedback API",
-    scheme: "FeedbackToken",
-    secretName: "FEEDBACK_TOKEN",
-    secretOf: (env) => readConfig(env).FEEDBACK_TOKEN,
+    bearer: {
+      scheme: "FeedbackToken",
+      secretName: "FEEDBACK_TOKEN",
+      secretOf: (env) => readConfig(env).FEEDBACK_TOKEN,
+    },
   });
 
   const wait = (c: { req: { query: (k: string) => string | undefined } }) =>

@@ -8,6 +8,7 @@ import type { AppEnv } from "../app-env";
 import { readConfig } from "../config";
 import { enqueueDeps } from "../deps";
 import { KEPT_HEADERS, type WebhookMessage } from "../domain/queue-message";
+import { WEBHOOK_PATHS } from "../domain/webhook-paths";
 import { AppError } from "../errors";
 import { buildMessage, storeMessage } from "../events/enqueue";
 import { classifyEvent, countedEventName, type RelayedKind } from "../gitlab/event-kinds";
@@ -18,8 +19,6 @@ import { authorize, registrationRef } from "./authorize";
 import { dedupeKey, dedupeScope } from "./dedupe-key";
 import { isJsonContentType, parsePayload } from "./parse-payload";
 import { declaredLengthExceeds, MAX_BODY_BYTES, readBody, tooLarge } from "./read-body";
-
-export const WEBHOOK_PATHS = ["/webhooks/gitlab", "/api/webhooks/gitlab"] as const;
 
 /**
  * Failed authentications count against the client's IP (Workers Rate Limiting); past the

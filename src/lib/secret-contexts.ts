@@ -5,4 +5,5 @@
 export const apiTokenContext = (instanceId: string) => `instances:${instanceId}:api_token`;
 export const signingSecretContext = (projectId: string) => `projects:${projectId}:signing_secret`;
 export const projectTokenContext = (projectId: string) => `projects:${projectId}:gitlab_token`;
-export const oauthSecretContext = (instanceId: string) => `instances:${instanceId}:oauth_client_secret`;
+export const oauthSecretContext = (instanceId: string) =>
+  `instances:${instanceId}:oauth_client_secret`;

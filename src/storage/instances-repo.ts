@@ -113,7 +113,10 @@ export class InstancesRepo {
           ? changes.oauth
           : urlChanged
             ? null
-            : { client_id: current.oauth_client_id, client_secret_enc: current.oauth_client_secret_enc };
+            : {
+                client_id: current.oauth_client_id,
+                client_secret_enc: current.oauth_client_secret_enc,
+              };
       const statements = [
         this.db
           .prepare(

@@ -1,11 +1,11 @@
 /**
- * One log line per admin action that creates, changes, reveals or removes a credential, so
+ * One log line per admin or connect action that creates, changes, reveals or removes a credential, so
  * ops can answer "who changed what, when" from the Workers logs. Never carries a secret:
  * only ids, URLs and what changed.
  */
 import type { Context } from "hono";
-import type { AppEnv } from "../app-env";
-import { log } from "../lib/logger";
+import type { AppEnv } from "./app-env";
+import { log } from "./lib/logger";
 
 export type AuditAction =
   | "instance.create"
@@ -19,7 +19,9 @@ export type AuditAction =
   | "project.signing_secret.set"
   | "project.path.renamed"
   | "secrets.reencrypt"
-  | "feedback.replay";
+  | "feedback.replay"
+  | "connect"
+  | "disconnect";
 
 export function audit(
   c: Context<AppEnv>,
