@@ -4,6 +4,7 @@ import { createAdminApp } from "./admin/admin-app";
 import type { AppEnv } from "./app-env";
 import { configProblems, readConfig } from "./config";
 import { createConnectApi } from "./connect/connect-api";
+import { createConnectPage } from "./connect/connect-page";
 import { repos } from "./deps";
 import { AppError, renderError } from "./errors";
 import { createFeedbackApp } from "./feedback/feedback-routes";
@@ -46,5 +47,6 @@ export function createApp(): Hono<AppEnv> {
   app.route("/admin", createAdminApp());
   app.route("/api/v1", createFeedbackApp());
   app.route("/connect/api", createConnectApi());
+  app.route("/connect", createConnectPage());
   return app;
 }
