@@ -11,6 +11,7 @@ CREATE TABLE connections (
   mode TEXT NOT NULL CHECK (mode IN ('project', 'group', 'projects')),
   gitlab_id INTEGER NOT NULL,             -- GitLab's project id, or group id
   hook_id INTEGER,                        -- the project or group hook (modes project, group)
+  webhook_url TEXT NOT NULL,              -- the relay URL the hooks point at (for the sync)
   connected_by TEXT NOT NULL,             -- GitLab username that proved the role
   connected_at INTEGER NOT NULL,
   verified_at INTEGER,                    -- first event received through the hook since

@@ -4,11 +4,13 @@
  */
 import { createApp } from "./app";
 import { readConfig } from "./config";
+import { SYNC_EVERY_MINUTES, syncGroups } from "./connect/group-sync";
 import { PURGE_CRON } from "./cron";
 import { redriveStuck } from "./delivery/redrive";
 import { purgeExpired } from "./delivery/retention";
-import { repos } from "./deps";
+import { connectDeps, repos } from "./deps";
 import { sweepInbox } from "./events/inbox-sweep";
+import { forgetTokens } from "./ingress/authenticate";
 import { log } from "./lib/logger";
 import { consumeQueue, queueDeps } from "./queues";
 
@@ -48,4 +50,13 @@ async function sweep(env: Env, cron: string, now: number): Promise<void> {
   await redriveStuck(r.deliveries, env.EVENTS_QUEUE, now).catch((err) => {
     log("error", "could not re-drive stuck deliveries", { error: String(err) });
   });
+  if (new Date(now).getUTCMinutes() % SYNC_EVERY_MINUTES === 0) {
+    const synced = await syncGroups(connectDeps(env, r, forgetTokens)).catch((err) => {
+      log("error", "could not sync group hooks", { error: String(err) });
+      return null;
+    });
+    if (synced?.groups) {
+      log("info", "group hooks sync", { ...synced });
+    }
+  }
 }

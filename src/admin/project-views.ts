@@ -1,4 +1,6 @@
 /** How a registration is shown: never a secret; and what to enter in GitLab for it. */
+import { isoOrNull } from "../lib/time";
+import type { ConnectionHookRow, ConnectionRow } from "../storage/connections-repo";
 import type { RegistrationRow } from "../storage/projects-repo";
 import { describeToken } from "./webhook-tokens";
 
@@ -54,5 +56,25 @@ export function gitlabSettings(
       confidential_note_events: false,
     },
     enable_ssl_verification: true,
+  };
+}
+
+/** How a maintainer connected a registration, and which projects still need attention. */
+export function describeConnection(row: ConnectionRow, hooks: readonly ConnectionHookRow[]) {
+  return {
+    mode: row.mode,
+    hook_id: row.hook_id,
+    connected_by: row.connected_by,
+    connected_at: new Date(row.connected_at).toISOString(),
+    verified_at: isoOrNull(row.verified_at),
+    test_result: row.test_result,
+    bot_access: row.bot_access,
+    synced_at: isoOrNull(row.synced_at),
+    project_hooks: hooks.map((h) => ({
+      project_id: h.gitlab_project_id,
+      path: h.path,
+      hook_id: h.hook_id,
+      problem: h.problem,
+    })),
   };
 }

@@ -14,7 +14,7 @@ import { encrypt } from "../lib/crypto";
 import { projectTokenContext, signingSecretContext } from "../lib/secret-contexts";
 import { errorResponses, idParam, json } from "../openapi";
 import type { RegistrationRow } from "../storage/projects-repo";
-import { describeProject, gitlabSettings } from "./project-views";
+import { describeConnection, describeProject, gitlabSettings } from "./project-views";
 import {
   createdProjectSchema,
   createProjectSchema,
@@ -138,7 +138,16 @@ export function registerProjectRoutes(admin: ApiApp): void {
       if (!row) {
         throw new AppError("not_found", "no such project");
       }
-      return c.json(describeProject(row, await repo.listTokens(row.id)), 200);
+      const connection = await c.var.repos.connections.get(row.id);
+      return c.json(
+        {
+          ...describeProject(row, await repo.listTokens(row.id)),
+          connection: connection
+            ? describeConnection(connection, await c.var.repos.connections.hooks(row.id))
+            : null,
+        },
+        200,
+      );
     },
   );
 

@@ -101,6 +101,29 @@ export const tokenInfoSchema = z
   })
   .openapi("TokenInfo");
 
+export const connectionSchema = z
+  .object({
+    mode: z.enum(["project", "group", "projects"]).openapi({
+      description: "projects: the tier has no group hooks, so each project has its own hook",
+    }),
+    hook_id: z.number().int().nullable(),
+    connected_by: z.string(),
+    connected_at: z.string(),
+    verified_at: z.string().nullable().openapi({ description: "first event through the hook" }),
+    test_result: z.string().nullable(),
+    bot_access: z.string().nullable(),
+    synced_at: z.string().nullable(),
+    project_hooks: z.array(
+      z.object({
+        project_id: z.number().int(),
+        path: z.string(),
+        hook_id: z.number().int().nullable(),
+        problem: z.string().nullable(),
+      }),
+    ),
+  })
+  .openapi("Connection");
+
 export const projectSchema = z
   .object({
     id: z.string(),
@@ -111,6 +134,10 @@ export const projectSchema = z
     signed: z.boolean().openapi({ description: "whether a signing secret is registered" }),
     created_at: z.string(),
     tokens: z.array(tokenInfoSchema),
+    connection: connectionSchema
+      .nullable()
+      .optional()
+      .openapi({ description: "set when a maintainer connected it (GET one project only)" }),
   })
   .openapi("Project");
 

@@ -95,6 +95,7 @@ export async function connect(
     mode: installed.mode,
     gitlab_id: target.id,
     hook_id: installed.hookId,
+    webhook_url: input.webhookUrl,
     connected_by: user.username,
     connected_at: deps.now(),
     verified_at: null,

@@ -10,6 +10,7 @@ const connectionRow = z.object({
   mode: z.enum(["project", "group", "projects"]),
   gitlab_id: z.number().int(),
   hook_id: z.number().int().nullable(),
+  webhook_url: z.string(),
   connected_by: z.string(),
   connected_at: z.number(),
   verified_at: z.number().nullable(),
@@ -48,11 +49,11 @@ export class ConnectionsRepo {
       this.db
         .prepare(
           `INSERT INTO connections (registration_id, mode, gitlab_id, hook_id, connected_by, connected_at,
-             verified_at, test_result, bot_access, synced_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             verified_at, test_result, bot_access, synced_at, webhook_url)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
            ON CONFLICT (registration_id) DO UPDATE SET mode = ?2, gitlab_id = ?3, hook_id = ?4,
              connected_by = ?5, connected_at = ?6, verified_at = ?7, test_result = ?8,
-             bot_access = ?9, synced_at = ?10`,
+             bot_access = ?9, synced_at = ?10, webhook_url = ?11`,
         )
         .bind(
           row.registration_id,
@@ -65,6 +66,7 @@ export class ConnectionsRepo {
           row.test_result,
           row.bot_access,
           row.synced_at,
+          row.webhook_url,
         ),
       this.db
         .prepare("DELETE FROM connection_hooks WHERE registration_id = ?1")

@@ -2,8 +2,14 @@
  * Connect and disconnect through the public API against a GitLab double that keeps real
  * state: roles, hooks, members, hook tests that deliver a push event.
  */
+import {
+  createExecutionContext,
+  createScheduledController,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
 import { admin, field } from "../helpers/admin";
 import {
   BOT_TOKEN,
@@ -13,6 +19,7 @@ import {
   gitlabWorld,
   MAINTAINER_TOKEN,
   READ_ONLY_TOKEN,
+  seed,
   worldOf,
 } from "../helpers/connect";
 import { script } from "../helpers/doubles";
@@ -298,5 +305,77 @@ describe("the maintainer's credential is used once", () => {
       expect(logs.join("\n")).not.toContain(secret);
       expect(bodies.join("\n")).not.toContain(secret);
     }
+  });
+});
+
+describe("groups hooked project by project stay in sync", () => {
+  const projects = [
+    { id: 10, path: "fedora/python-rpm" },
+    { id: 11, path: "fedora/sub/tool" },
+    { id: 12, path: "fedora/empty", empty: true },
+    { id: 13, path: "fedora/sub/new-tool" },
+  ];
+
+  async function runSync() {
+    const controller = createScheduledController({
+      scheduledTime: new Date("2026-11-29T10:20:00Z"),
+      cron: "* * * * *",
+    });
+    const ctx = createExecutionContext();
+    await worker.scheduled(controller, env, ctx);
+    await waitOnExecutionContext(ctx);
+  }
+
+  it("a project added later gets the hook when the bot may install it", async () => {
+    const { scope, instanceUrl } = await gitlabWorld();
+    const res = await connectApi("/connect", {
+      url: `${instanceUrl}/fedora`,
+      gitlab_token: MAINTAINER_TOKEN,
+    });
+    expect((await worldOf(scope)).hooks).toHaveLength(3);
+    await seed(scope, {
+      projects,
+      members: [
+        { on: "group:100", user: 1, level: 40 },
+        { on: "group:100", user: 9, level: 40 },
+      ],
+    });
+    await runSync();
+    const { hooks } = await worldOf(scope);
+    const added = hooks.find((h) => h.on === "project:13");
+    expect(added?.url).toBe(`${BASE}/webhooks/gitlab`);
+    expect(hooks).toHaveLength(4);
+    const event = await sendWebhook({
+      token: added?.token,
+      event: "Push Hook",
+      body: pushFor(instanceUrl, 13, "fedora/sub/new-tool"),
+    });
+    expect(event.status).toBe(202);
+    const view = await admin("GET", `/projects/${field<string>(res.body, "registration_id")}`);
+    expect(
+      field<{ path: string; problem: string | null }[]>(view.body, "connection", "project_hooks"),
+    ).toContainEqual(expect.objectContaining({ path: "fedora/sub/new-tool", problem: null }));
+  });
+
+  it("lists the project for a reconnect when the bot may not install hooks", async () => {
+    const { scope, instanceUrl } = await gitlabWorld();
+    const res = await connectApi("/connect", {
+      url: `${instanceUrl}/fedora`,
+      gitlab_token: MAINTAINER_TOKEN,
+      grant_bot: true,
+    });
+    await seed(scope, { projects });
+    await runSync();
+    expect((await worldOf(scope)).hooks.some((h) => h.on === "project:13")).toBe(false);
+    const view = await admin("GET", `/projects/${field<string>(res.body, "registration_id")}`);
+    const pending = field<{ path: string; problem: string | null }[]>(
+      view.body,
+      "connection",
+      "project_hooks",
+    ).find((h) => h.path === "fedora/sub/new-tool");
+    expect(pending?.problem).toMatch(/needs a reconnect by a maintainer/);
+    // The token minted for the refused hook is not left valid.
+    const states = field<{ state: string }[]>(view.body, "tokens").map((t) => t.state);
+    expect(states.filter((s) => s === "active")).toHaveLength(1);
   });
 });
