@@ -376,9 +376,14 @@ export function createGitlabWorld({ instanceUrl, deliver }) {
   };
 
   return {
-    /** @param {Seed} seed */
+    /** @param {Seed & { hookStatus?: Record<string, unknown> }} seed */
     seed(seed) {
-      Object.assign(s, { ...seed, tokens: { ...s.tokens, ...(seed.tokens ?? {}) } });
+      const { hookStatus, ...rest } = seed;
+      Object.assign(s, { ...rest, tokens: { ...s.tokens, ...(rest.tokens ?? {}) } });
+      // GitLab auto-disabling failing hooks (reference/gitlab.md §2.3).
+      for (const hook of hookStatus ? hooks : []) {
+        Object.assign(hook, hookStatus);
+      }
     },
     /**
      * @param {string} method

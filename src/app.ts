@@ -5,6 +5,7 @@ import type { AppEnv } from "./app-env";
 import { configProblems, readConfig } from "./config";
 import { createConnectApi } from "./connect/connect-api";
 import { createConnectPage } from "./connect/connect-page";
+import { registerHookHealthRoutes } from "./connect/hook-health";
 import { repos } from "./deps";
 import { AppError, renderError } from "./errors";
 import { createFeedbackApp } from "./feedback/feedback-routes";
@@ -44,7 +45,7 @@ export function createApp(): Hono<AppEnv> {
     return c.json(problems.length === 0 ? { status: "ok" } : { status: "degraded", problems });
   });
   registerWebhookRoutes(app);
-  app.route("/admin", createAdminApp());
+  app.route("/admin", createAdminApp([registerHookHealthRoutes]));
   app.route("/api/v1", createFeedbackApp());
   app.route("/connect/api", createConnectApi());
   app.route("/connect", createConnectPage());

@@ -21,7 +21,8 @@ export type AuditAction =
   | "secrets.reencrypt"
   | "feedback.replay"
   | "connect"
-  | "disconnect";
+  | "disconnect"
+  | "hook.test";
 
 export function audit(
   c: Context<AppEnv>,

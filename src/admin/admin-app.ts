@@ -11,7 +11,8 @@ import { registerMaintenanceRoutes } from "./maintenance-routes";
 import { registerProjectRoutes } from "./projects-routes";
 import { registerStatsRoutes } from "./stats-routes";
 
-export function createAdminApp(): ApiApp {
+/** `extra`: route modules of other capabilities that live under /admin (composed in app.ts). */
+export function createAdminApp(extra: ((admin: ApiApp) => void)[] = []): ApiApp {
   const admin = createApiApp({
     basePath: "/admin",
     title: "packit-gitlab-relay admin API",
@@ -27,5 +28,8 @@ export function createAdminApp(): ApiApp {
   registerStatsRoutes(admin);
   registerFeedbackAdminRoutes(admin);
   registerMaintenanceRoutes(admin);
+  for (const register of extra) {
+    register(admin);
+  }
   return admin;
 }

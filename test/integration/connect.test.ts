@@ -379,3 +379,46 @@ describe("groups hooked project by project stay in sync", () => {
     expect(states.filter((s) => s === "active")).toHaveLength(1);
   });
 });
+
+describe("hook health", () => {
+  it("shows an auto-disabled hook and re-enables it with GitLab's test, through the bot", async () => {
+    const { scope, instanceUrl } = await gitlabWorld();
+    const res = await connectApi("/connect", {
+      url: `${instanceUrl}/fedora/python-rpm`,
+      gitlab_token: MAINTAINER_TOKEN,
+    });
+    const id = field<string>(res.body, "registration_id");
+    await seed(scope, {
+      members: [
+        { on: "group:100", user: 1, level: 40 },
+        { on: "project:10", user: 9, level: 40 },
+      ],
+      hookStatus: { alert_status: "disabled", disabled_until: null },
+    });
+    const before = await admin("GET", `/projects/${id}/hook`);
+    expect(before.status).toBe(200);
+    expect(field(before.body, "hooks", 0)).toMatchObject({
+      on: "fedora/python-rpm",
+      alert_status: "disabled",
+      problem: null,
+    });
+    const test = await admin("POST", `/projects/${id}/hook/test`);
+    expect(field(test.body, "results", 0)).toMatchObject({ sent: true });
+    const after = await admin("GET", `/projects/${id}/hook`);
+    expect(field(after.body, "hooks", 0, "alert_status")).toBe("executable");
+  });
+
+  it("says when the bot may not read the hook", async () => {
+    const { instanceUrl } = await gitlabWorld();
+    const res = await connectApi("/connect", {
+      url: `${instanceUrl}/fedora/python-rpm`,
+      gitlab_token: MAINTAINER_TOKEN,
+      grant_bot: true,
+    });
+    const health = await admin(
+      "GET",
+      `/projects/${field<string>(res.body, "registration_id")}/hook`,
+    );
+    expect(field<string>(health.body, "hooks", 0, "problem")).toMatch(/bot cannot read this hook/);
+  });
+});
