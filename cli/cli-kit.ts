@@ -6,7 +6,13 @@ import { z } from "zod";
 
 export type CliIo = {
   fetch: (request: Request) => Promise<Response>;
-  env: { RELAY_URL?: string | undefined; ADMIN_TOKEN?: string | undefined };
+  env: {
+    RELAY_URL?: string | undefined;
+    ADMIN_TOKEN?: string | undefined;
+    GITLAB_TOKEN?: string | undefined;
+  };
+  /** Waits between polls (connect follows verification); tests pass one that returns at once. */
+  sleep: (ms: number) => Promise<void>;
   out: (line: string) => void;
   err: (line: string) => void;
   readFile: (path: string) => Promise<string>;
@@ -39,18 +45,32 @@ export function required(value: string | undefined, what: string): string {
   return value;
 }
 
-export async function api(
+export function relayUrl(ctx: Ctx): string {
+  return required(
+    ctx.io.env.RELAY_URL,
+    "RELAY_URL (the relay's base URL) in the environment",
+  ).replace(/\/+$/, "");
+}
+
+/** The admin API, with ADMIN_TOKEN. */
+export function api(ctx: Ctx, method: string, path: string, body?: unknown): Promise<unknown> {
+  const token = required(ctx.io.env.ADMIN_TOKEN, "ADMIN_TOKEN in the environment");
+  return call(ctx, method, `/admin${path}`, body, token);
+}
+
+/** A path of the relay's public side (the connect API); no relay secret. */
+export async function call(
   ctx: Ctx,
   method: string,
   path: string,
   body?: unknown,
+  bearer?: string,
 ): Promise<unknown> {
-  const base = required(
-    ctx.io.env.RELAY_URL,
-    "RELAY_URL (the relay's base URL) in the environment",
-  );
-  const token = required(ctx.io.env.ADMIN_TOKEN, "ADMIN_TOKEN in the environment");
-  const headers = new Headers({ authorization: `Bearer ${token}`, accept: "application/json" });
+  const base = relayUrl(ctx);
+  const headers = new Headers({ accept: "application/json" });
+  if (bearer) {
+    headers.set("authorization", `Bearer ${bearer}`);
+  }
   const init: RequestInit = { method, headers };
   if (body !== undefined) {
     headers.set("content-type", "application/json");
@@ -58,7 +78,7 @@ export async function api(
   }
   let response: Response;
   try {
-    response = await ctx.io.fetch(new Request(`${base.replace(/\/+$/, "")}/admin${path}`, init));
+    response = await ctx.io.fetch(new Request(`${base}${path}`, init));
   } catch (err) {
     throw new CliError(`cannot reach ${base}: ${String(err)}`);
   }

@@ -12,7 +12,12 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 
 const code = await relayctl(process.argv.slice(2), {
   fetch: (request) => fetch(request),
-  env: { RELAY_URL: process.env.RELAY_URL, ADMIN_TOKEN: process.env.ADMIN_TOKEN },
+  env: {
+    RELAY_URL: process.env.RELAY_URL,
+    ADMIN_TOKEN: process.env.ADMIN_TOKEN,
+    GITLAB_TOKEN: process.env.GITLAB_TOKEN,
+  },
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   readFile: (path) => readFile(path, "utf8"),

@@ -31,11 +31,19 @@ export const REGISTRATION_COMMANDS: Record<string, Command> = {
     },
   },
   "instances update": {
-    usage: "instances update ID [--url URL] [--token API_TOKEN]",
-    summary: "change an instance's URL or API token",
-    flags: { url: "string", token: "string" },
+    usage:
+      "instances update ID [--url URL] [--token API_TOKEN] [--oauth-client-id ID --oauth-client-secret S | --remove-oauth]",
+    summary:
+      "change an instance's URL, API token, or the OAuth application maintainers sign in with on /connect",
+    flags: {
+      url: "string",
+      token: "string",
+      "oauth-client-id": "string",
+      "oauth-client-secret": "string",
+      "remove-oauth": "boolean",
+    },
     run: async ([id], flags, ctx) => {
-      const body: Record<string, string> = {};
+      const body: Record<string, string | null> = {};
       const url = str(flags, "url");
       const token = str(flags, "token");
       if (url) {
@@ -43,6 +51,15 @@ export const REGISTRATION_COMMANDS: Record<string, Command> = {
       }
       if (token) {
         body.api_token = token;
+      }
+      const clientId = str(flags, "oauth-client-id");
+      const clientSecret = str(flags, "oauth-client-secret");
+      if (clientId || clientSecret) {
+        body.oauth_client_id = required(clientId, "--oauth-client-id");
+        body.oauth_client_secret = required(clientSecret, "--oauth-client-secret");
+      }
+      if (flags["remove-oauth"]) {
+        body.oauth_client_id = null;
       }
       show(
         ctx,

@@ -4,16 +4,22 @@
  * cli/main.ts wires it to Node (process, fs, a confirmation prompt).
  */
 import type { CliIo, Command, Flags } from "./cli-kit";
+import { CONNECT_COMMANDS } from "./connect-commands";
 import { DELIVERY_COMMANDS } from "./delivery-commands";
 import { REGISTRATION_COMMANDS } from "./registration-commands";
 
 export type { CliIo };
 
-const COMMANDS: Record<string, Command> = { ...REGISTRATION_COMMANDS, ...DELIVERY_COMMANDS };
+const COMMANDS: Record<string, Command> = {
+  ...REGISTRATION_COMMANDS,
+  ...DELIVERY_COMMANDS,
+  ...CONNECT_COMMANDS,
+};
 
 function help(io: CliIo): void {
   io.out("relayctl: manage a packit-gitlab-relay through its admin API");
   io.out("environment: RELAY_URL (e.g. https://relay.example.org), ADMIN_TOKEN");
+  io.out("connect and disconnect need no ADMIN_TOKEN: GITLAB_TOKEN, a maintainer's access token");
   io.out("every command takes --json (machine-readable output) and --help\n");
   for (const cmd of Object.values(COMMANDS)) {
     io.out(`  ${cmd.usage}\n      ${cmd.summary}`);

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { type CliIo, relayctl } from "../../cli/relayctl";
 import { field } from "../helpers/admin";
+import {
+  DEVELOPER_TOKEN,
+  deliverHookTests,
+  gitlabWorld,
+  MAINTAINER_TOKEN,
+  worldOf,
+} from "../helpers/connect";
 import { consume, ingest } from "../helpers/deliveries";
 import { destinations, newScope } from "../helpers/doubles";
 import { mergeRequest, push } from "../helpers/gitlab-payloads";
@@ -9,7 +16,12 @@ import { BASE, call } from "../helpers/relay";
 /** Runs relayctl against the Worker in workerd, as an operator would against a deployment. */
 async function cli(
   args: string[],
-  opts: { files?: Record<string, string>; confirm?: boolean; env?: Partial<CliIo["env"]> } = {},
+  opts: {
+    files?: Record<string, string>;
+    confirm?: boolean;
+    env?: Partial<CliIo["env"]>;
+    sleep?: () => Promise<unknown>;
+  } = {},
 ) {
   const out: string[] = [];
   const err: string[] = [];
@@ -26,6 +38,9 @@ async function cli(
       return text;
     },
     confirm: async () => opts.confirm ?? false,
+    sleep: async () => {
+      await opts.sleep?.();
+    },
   });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
@@ -248,5 +263,81 @@ describe("relayctl stats", () => {
     expect(table.out).not.toContain("configuration:");
     const json = await cli(["stats", "--json"]);
     expect(field<unknown[]>(JSON.parse(json.out), "config_problems")).toEqual([]);
+  });
+});
+
+describe("relayctl connect", () => {
+  it("connects with GITLAB_TOKEN and no ADMIN_TOKEN, then follows the test event to verified", async () => {
+    const { scope, instanceUrl } = await gitlabWorld();
+    const res = await cli(["connect", `${instanceUrl}/fedora/python-rpm`, "--grant-bot"], {
+      env: { ADMIN_TOKEN: undefined, GITLAB_TOKEN: MAINTAINER_TOKEN },
+      sleep: () => deliverHookTests(scope),
+    });
+    expect(res.err).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/connected fedora\/python-rpm \(project\) as @maria/);
+    expect(res.out).toMatch(/bot: granted/);
+    expect(res.out).toMatch(/verified: the test event reached the relay at \d{4}-/);
+    expect(res.out).not.toContain(MAINTAINER_TOKEN);
+    expect((await worldOf(scope)).hooks).toHaveLength(1);
+  });
+
+  it("names the role a Developer lacks, and disconnect removes the hook", async () => {
+    const { scope, instanceUrl } = await gitlabWorld();
+    const url = `${instanceUrl}/fedora/python-rpm`;
+    const refused = await cli(["connect", url, "--gitlab-token", DEVELOPER_TOKEN, "--no-wait"]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/403 forbidden: .*Maintainer or Owner role/);
+    expect(
+      (await cli(["connect", url, "--no-wait"], { env: { GITLAB_TOKEN: MAINTAINER_TOKEN } })).code,
+    ).toBe(0);
+    const gone = await cli(["disconnect", url, "--json"], {
+      env: { GITLAB_TOKEN: MAINTAINER_TOKEN },
+    });
+    expect(gone.code).toBe(0);
+    expect(field(json(gone.out), "hooks_removed")).toBe(1);
+    expect((await worldOf(scope)).hooks).toHaveLength(0);
+  });
+
+  it("asks for a token, and --oauth points to the sign-in page instead", async () => {
+    const missing = await cli(["connect", "https://gitlab.example.com/a/b"]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/GITLAB_TOKEN/);
+    const oauth = await cli(["connect", "https://gitlab.example.com/a/b", "--oauth"]);
+    expect(oauth.out).toContain(`${BASE}/connect?url=https%3A%2F%2Fgitlab.example.com%2Fa%2Fb`);
+  });
+
+  it("sets and removes an instance's OAuth application", async () => {
+    const { instanceUrl } = await gitlabWorld();
+    const list = json((await cli(["instances", "list", "--json"])).out);
+    const id =
+      field<{ id: string; url: string }[]>(list, "instances").find((i) => i.url === instanceUrl)
+        ?.id ?? "";
+    const set = await cli([
+      "instances",
+      "update",
+      id,
+      "--oauth-client-id",
+      "app-1",
+      "--oauth-client-secret",
+      "gloas-s3cret",
+      "--json",
+    ]);
+    expect(field(json(set.out), "oauth_client_id")).toBe("app-1");
+    expect(set.out).not.toContain("gloas-s3cret");
+    const removed = await cli(["instances", "update", id, "--remove-oauth", "--json"]);
+    expect(field(json(removed.out), "oauth_client_id")).toBeNull();
+    // A new URL is a new host: the OAuth secret, a credential for the old one, is dropped.
+    await cli([
+      "instances",
+      "update",
+      id,
+      "--oauth-client-id",
+      "app-2",
+      "--oauth-client-secret",
+      "gloas-x",
+    ]);
+    const moved = await cli(["instances", "update", id, "--url", `${instanceUrl}-moved`, "--json"]);
+    expect(field(json(moved.out), "oauth_client_id")).toBeNull();
   });
 });
