@@ -3,6 +3,11 @@ import { existsSync, readFileSync } from "node:fs";
 
 export const RELAY = `http://127.0.0.1:${process.env.PORT ?? "8787"}`;
 export const STAND_IN_PORT = Number(process.env.STAND_IN_PORT ?? 8788);
+export const GITLAB_PORT = Number(process.env.GITLAB_STAND_IN_PORT ?? 8789);
+/** Where local D1/R2/Queues state lives; the browser test gives npm start a fresh one. */
+export const PERSIST = process.env.RELAY_STATE_DIR
+  ? ["--persist-to", process.env.RELAY_STATE_DIR]
+  : [];
 export const DEMO_FILE = ".wrangler/demo.json";
 export const DEMO_INSTANCE = "https://gitlab.example.com";
 export const DEMO_PROJECT = { id: 4242, path: "demo/hello-world" };

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // `npm start`: the whole relay locally. Prepares .dev.vars (fresh local secrets), applies the
-// D1 migrations locally, starts a packit-service stand-in on 8788 that prints what arrives,
-// runs `wrangler dev` on 8787 (local D1, Queues, R2), registers a demo project and prints a
-// curl that sends it a webhook.
+// D1 migrations locally, starts a packit-service stand-in on 8788 that prints what arrives
+// and a GitLab stand-in on 8789 (users, projects, hooks, OAuth) for /connect, runs
+// `wrangler dev` on 8787 (local D1, Queues, R2), registers a demo project and prints a curl
+// that sends it a webhook, and how to connect a project of the GitLab stand-in.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { LOCAL_GITLAB, startGitlabStandIn } from "./gitlab-stand-in.mjs";
 import {
   admin,
   DEMO_FILE,
@@ -13,6 +15,8 @@ import {
   DEMO_PROJECT,
   demoPush,
   devVars,
+  GITLAB_PORT,
+  PERSIST,
   RELAY,
   STAND_IN_PORT,
 } from "./local-config.mjs";
@@ -57,9 +61,11 @@ if (!existsSync(".dev.vars")) {
   }
 }
 
-const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local"], {
-  stdio: "inherit",
-});
+const migrate = spawnSync(
+  "npx",
+  ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...PERSIST],
+  { stdio: "inherit" },
+);
 if (migrate.status !== 0) {
   process.exit(migrate.status ?? 1);
 }
@@ -74,6 +80,17 @@ try {
   process.exit(1);
 }
 console.log(`packit-service stand-in listening on http://127.0.0.1:${STAND_IN_PORT}`);
+let gitlab;
+try {
+  gitlab = await startGitlabStandIn({ port: GITLAB_PORT });
+} catch (err) {
+  const code = /** @type {{ code?: string }} */ (err).code;
+  console.error(
+    `cannot start the GitLab stand-in on port ${GITLAB_PORT} (${code}): set GITLAB_STAND_IN_PORT to a free port`,
+  );
+  process.exit(1);
+}
+console.log(`GitLab stand-in listening on ${gitlab.instanceUrl}`);
 
 const port = new URL(RELAY).port;
 // Its own process group, stopped as a whole on Ctrl-C (scripts/process-group.mjs): no
@@ -97,6 +114,7 @@ const dev = startGroup(
     "--ip",
     "127.0.0.1",
     ...forwardVars,
+    ...PERSIST,
     ...process.argv.slice(2),
   ],
   { stdio: ["ignore", "inherit", "inherit"], port: Number(port) },
@@ -105,6 +123,21 @@ dev.child.on("exit", async (code) => {
   await dev.stop();
   process.exit(code ?? 0);
 });
+
+/** The GitLab stand-in as an instance with its bot token and OAuth application. */
+async function connectable(instanceUrl) {
+  const created = await admin("POST", "/instances", {
+    url: instanceUrl,
+    api_token: LOCAL_GITLAB.botToken,
+  });
+  const id =
+    created.body?.id ??
+    (await admin("GET", "/instances")).body.instances.find((i) => i.url === instanceUrl)?.id;
+  await admin("PATCH", `/instances/${id}`, {
+    oauth_client_id: LOCAL_GITLAB.oauthClientId,
+    oauth_client_secret: LOCAL_GITLAB.oauthClientSecret,
+  });
+}
 
 async function ready() {
   for (let i = 0; i < 240; i++) {
@@ -139,6 +172,7 @@ if (await ready()) {
     created = await admin("POST", `/projects/${id}/tokens`, { grace_period_seconds: 0 });
     token = created.body?.token;
   }
+  await connectable(gitlab.instanceUrl);
   mkdirSync(".wrangler", { recursive: true });
   writeFileSync(
     DEMO_FILE,
@@ -157,6 +191,12 @@ if (await ready()) {
       "(same bytes, same event). `npm run demo` sends a whole sequence.\n" +
       "Local Queues keep messages in memory: events accepted but not yet delivered are lost when\n" +
       "npm start stops (Cloudflare Queues persist them in production).\n",
+  );
+  console.log(
+    `Connect a project as a maintainer would: open ${RELAY}/connect, give\n` +
+      `  ${gitlab.instanceUrl}/${LOCAL_GITLAB.project}  (or the group ${gitlab.instanceUrl}/${LOCAL_GITLAB.group})\n` +
+      `and "Sign in with GitLab", or paste the access token ${LOCAL_GITLAB.maintainerToken}.\n` +
+      "GitLab's hook test then reaches the relay and the packit-service stand-in.\n",
   );
 } else {
   console.error("the relay did not come up on time");

@@ -3,6 +3,7 @@
  * JavaScript (the OAuth sign-in is a redirect), labelled fields, one heading per page, and
  * status text rather than colour alone. Hono JSX escapes every interpolated value.
  */
+import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 import type { ConnectReport } from "./connect-flow";
 import type { DisconnectReport } from "./disconnect-flow";
@@ -21,20 +22,23 @@ ol.steps li{margin:.4rem 0}.ok::before{content:"✔ "}.warn::before{content:"⚠
 
 export function Layout(props: { title: string; refreshTo?: string; children: Child }) {
   return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        {props.refreshTo ? (
-          <meta http-equiv="refresh" content={`3; url=${props.refreshTo}`} />
-        ) : null}
-        <title>{props.title} · Packit GitLab relay</title>
-        <style>{STYLE}</style>
-      </head>
-      <body>
-        <main>{props.children}</main>
-      </body>
-    </html>
+    <>
+      {raw("<!doctype html>")}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          {props.refreshTo ? (
+            <meta http-equiv="refresh" content={`3; url=${props.refreshTo}`} />
+          ) : null}
+          <title>{props.title} · Packit GitLab relay</title>
+          <style>{STYLE}</style>
+        </head>
+        <body>
+          <main>{props.children}</main>
+        </body>
+      </html>
+    </>
   );
 }
 
@@ -61,7 +65,11 @@ export function ConnectForm(props: { instances: InstanceChoice[]; url?: string }
           aria-describedby="url-hint"
         />
         <p class="hint" id="url-hint">
-          Served here: {props.instances.map((i) => i.url).join(", ") || "no instance yet"}.
+          Served here:{" "}
+          {props.instances
+            .map((i) => `${i.url}${i.oauth ? " (sign in with GitLab)" : " (access token)"}`)
+            .join(", ") || "no instance yet"}
+          .
         </p>
         <label>
           <input type="checkbox" name="grant_bot" value="yes" checked /> Add the Packit bot user as
