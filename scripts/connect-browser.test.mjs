@@ -86,8 +86,8 @@ test("a maintainer connects a project through /connect with GitLab sign-in", asy
     await page.getByText("Verified: GitLab's event reached the relay").waitFor({ timeout: 60_000 });
     await page.screenshot({ path: `${SHOTS}/4-verified.png`, fullPage: true });
 
-    /** @type {{ event: string, verdict: string }[]} */
-    const received = await (await fetch(`http://127.0.0.1:${PORTS.standIn}/_received`)).json();
+    const response = await fetch(`http://127.0.0.1:${PORTS.standIn}/_received`);
+    const received = /** @type {{ event: string, verdict: string }[]} */ (await response.json());
     assert.ok(
       received.some(
         (e) => e.event === "Push Hook" && e.verdict === "token ok (packit-demo/hello-rpm)",
