@@ -27,7 +27,8 @@ export function createApp(): Hono<AppEnv> {
     log("info", "request", {
       request_id: requestId,
       method: c.req.method,
-      path: c.req.path,
+      // Status tickets are capabilities: their text stays out of the log.
+      path: c.req.path.replace(/^(\/connect(?:\/api)?\/status\/).+$/, "$1…"),
       status: c.res.status,
       duration_ms: Date.now() - started,
       ...c.get("logFields"),

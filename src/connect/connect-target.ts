@@ -32,6 +32,11 @@ export type Located = { instance: InstanceRow; path: string };
  * `.git` and trailing slashes allowed).
  */
 export function locate(input: string, instances: readonly InstanceRow[]): Located {
+  // WHATWG URL parsing resolves `..` (also as %2e%2e) and `\`: refuse them on the raw text,
+  // so the path asked of GitLab is the path the maintainer wrote.
+  if (/\\|(^|\/)(\.|%2e){1,2}(\/|$|[?#])/i.test(input.trim())) {
+    throw new AppError("validation_failed", "url: dot segments and backslashes are not allowed");
+  }
   let url: URL;
   try {
     url = new URL(input.trim());

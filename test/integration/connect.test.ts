@@ -246,6 +246,19 @@ describe("disconnect", () => {
   });
 });
 
+describe("the connect API describes itself", () => {
+  it("publishes an OpenAPI document with its three routes and no security scheme", async () => {
+    const doc = await asJson(await call(new Request(`${BASE}/connect/api/openapi.json`)));
+    expect(doc.status).toBe(200);
+    expect(Object.keys(field<Record<string, unknown>>(doc.body, "paths")).sort()).toEqual([
+      "/connect",
+      "/disconnect",
+      "/status/{ticket}",
+    ]);
+    expect(JSON.stringify(doc.body)).not.toContain("securitySchemes");
+  });
+});
+
 describe("bad input gets a clear answer", () => {
   it("an instance the relay does not serve, and a URL that names nothing", async () => {
     const { instanceUrl } = await gitlabWorld();
@@ -292,6 +305,10 @@ describe("the maintainer's credential is used once", () => {
       await connectApi("/disconnect", { url, gitlab_token: MAINTAINER_TOKEN }),
     ].map((r) => JSON.stringify(r.body));
     await deliverHookTests(scope);
+    // The status ticket is a capability: fetched, but never written to a log line.
+    const ticketUrl = field<string>(JSON.parse(bodies[0] ?? "{}"), "status_url");
+    await call(new Request(ticketUrl));
+    expect(logs.join("\n")).not.toContain(ticketUrl.split("/").at(-1));
     const tables = await env.DB.prepare(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' AND name NOT LIKE 'd1_%'",
     ).all<{ name: string }>();
