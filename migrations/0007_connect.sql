@@ -17,7 +17,10 @@ CREATE TABLE connections (
   verified_at INTEGER,                    -- first event received through the hook since
   test_result TEXT,                       -- what GitLab answered to the hook test
   bot_access TEXT,                        -- granted | present | missing | unknown
-  synced_at INTEGER
+  synced_at INTEGER,
+  hook_alert_status TEXT,                 -- GitLab's alert_status as the bot last read it
+  hook_disabled_until INTEGER,
+  hook_checked_at INTEGER                 -- when the cron last read it (NULL: never)
 );
 
 -- Mode 'projects' (a group whose tier has no group hooks): one hook per project, kept in
@@ -28,5 +31,6 @@ CREATE TABLE connection_hooks (
   path TEXT NOT NULL,
   hook_id INTEGER,
   problem TEXT,
+  alert_status TEXT,                      -- as the bot last read it
   PRIMARY KEY (registration_id, gitlab_project_id)
 );

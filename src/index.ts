@@ -5,6 +5,7 @@
 import { createApp } from "./app";
 import { readConfig } from "./config";
 import { SYNC_EVERY_MINUTES, syncGroups } from "./connect/group-sync";
+import { checkHookHealth } from "./connect/hook-health";
 import { PURGE_CRON } from "./cron";
 import { redriveStuck } from "./delivery/redrive";
 import { purgeExpired } from "./delivery/retention";
@@ -58,5 +59,8 @@ async function sweep(env: Env, cron: string, now: number): Promise<void> {
     if (synced?.groups) {
       log("info", "group hooks sync", { ...synced });
     }
+    await checkHookHealth(connectDeps(env, r, forgetTokens)).catch((err) => {
+      log("error", "could not read hook health", { error: String(err) });
+    });
   }
 }

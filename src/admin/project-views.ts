@@ -60,7 +60,10 @@ export function gitlabSettings(
 }
 
 /** How a maintainer connected a registration, and which projects still need attention. */
-export function describeConnection(row: ConnectionRow, hooks: readonly ConnectionHookRow[]) {
+export function describeConnection(
+  row: ConnectionRow,
+  hooks: readonly (ConnectionHookRow & { alert_status?: string | null })[],
+) {
   return {
     mode: row.mode,
     hook_id: row.hook_id,
@@ -70,11 +73,17 @@ export function describeConnection(row: ConnectionRow, hooks: readonly Connectio
     test_result: row.test_result,
     bot_access: row.bot_access,
     synced_at: isoOrNull(row.synced_at),
+    hook_health: {
+      alert_status: row.hook_alert_status,
+      disabled_until: isoOrNull(row.hook_disabled_until),
+      checked_at: isoOrNull(row.hook_checked_at),
+    },
     project_hooks: hooks.map((h) => ({
       project_id: h.gitlab_project_id,
       path: h.path,
       hook_id: h.hook_id,
       problem: h.problem,
+      alert_status: h.alert_status ?? null,
     })),
   };
 }

@@ -113,12 +113,23 @@ export const connectionSchema = z
     test_result: z.string().nullable(),
     bot_access: z.string().nullable(),
     synced_at: z.string().nullable(),
+    hook_health: z
+      .object({
+        alert_status: z.string().nullable(),
+        disabled_until: z.string().nullable(),
+        checked_at: z.string().nullable(),
+      })
+      .openapi({
+        description:
+          "GitLab's alert_status (executable, temporarily_disabled, disabled) as the bot last read it (cron, every 10 min); null: unreadable",
+      }),
     project_hooks: z.array(
       z.object({
         project_id: z.number().int(),
         path: z.string(),
         hook_id: z.number().int().nullable(),
         problem: z.string().nullable(),
+        alert_status: z.string().nullable(),
       }),
     ),
   })

@@ -11,7 +11,7 @@ import { mintToken } from "../domain/webhook-token";
 import { AppError } from "../errors";
 import { decrypt } from "../lib/crypto";
 import { apiTokenContext } from "../lib/secret-contexts";
-import type { ConnectionRow } from "../storage/connections-repo";
+import type { ConnectionRow, NewConnection } from "../storage/connections-repo";
 import type { InstanceRow } from "../storage/instances-repo";
 import { NO_CREDENTIAL } from "../storage/instances-repo";
 import type { RegistrationRow } from "../storage/projects-repo";
@@ -90,7 +90,7 @@ export async function connect(
     target,
     grant: input.grantBot,
   });
-  const connection: ConnectionRow = {
+  const connection: NewConnection = {
     registration_id: registration.id,
     mode: installed.mode,
     gitlab_id: target.id,

@@ -17,8 +17,16 @@ const connectionRow = z.object({
   test_result: z.string().nullable(),
   bot_access: z.string().nullable(),
   synced_at: z.number().nullable(),
+  hook_alert_status: z.string().nullable().default(null),
+  hook_disabled_until: z.number().nullable().default(null),
+  hook_checked_at: z.number().nullable().default(null),
 });
 export type ConnectionRow = z.infer<typeof connectionRow>;
+/** What a connect records; the hook's health is the cron's to fill in. */
+export type NewConnection = Omit<
+  ConnectionRow,
+  "hook_alert_status" | "hook_disabled_until" | "hook_checked_at"
+>;
 
 const hookRow = z.object({
   registration_id: z.string(),
@@ -26,8 +34,9 @@ const hookRow = z.object({
   path: z.string(),
   hook_id: z.number().int().nullable(),
   problem: z.string().nullable(),
+  alert_status: z.string().nullable().default(null),
 });
-export type ConnectionHookRow = z.infer<typeof hookRow>;
+export type ConnectionHookRow = z.input<typeof hookRow>;
 
 export class ConnectionsRepo {
   constructor(private readonly db: D1Database) {}
@@ -44,7 +53,7 @@ export class ConnectionsRepo {
    * Records a (re)connect: verification starts over, so only an event that came through the
    * hook installed now marks it verified. Per-project hooks are replaced as a whole.
    */
-  async save(row: ConnectionRow, hooks: readonly ConnectionHookRow[]): Promise<void> {
+  async save(row: NewConnection, hooks: readonly ConnectionHookRow[]): Promise<void> {
     await this.db.batch([
       this.db
         .prepare(
@@ -53,7 +62,8 @@ export class ConnectionsRepo {
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
            ON CONFLICT (registration_id) DO UPDATE SET mode = ?2, gitlab_id = ?3, hook_id = ?4,
              connected_by = ?5, connected_at = ?6, verified_at = ?7, test_result = ?8,
-             bot_access = ?9, synced_at = ?10, webhook_url = ?11`,
+             bot_access = ?9, synced_at = ?10, webhook_url = ?11, hook_alert_status = NULL,
+             hook_disabled_until = NULL, hook_checked_at = NULL`,
         )
         .bind(
           row.registration_id,
@@ -112,7 +122,7 @@ export class ConnectionsRepo {
       .run();
   }
 
-  async hooks(registrationId: string): Promise<ConnectionHookRow[]> {
+  async hooks(registrationId: string): Promise<z.infer<typeof hookRow>[]> {
     const { results } = await this.db
       .prepare("SELECT * FROM connection_hooks WHERE registration_id = ?1 ORDER BY path")
       .bind(registrationId)
@@ -147,6 +157,42 @@ export class ConnectionsRepo {
       this.db
         .prepare("UPDATE connections SET synced_at = ?2 WHERE registration_id = ?1")
         .bind(registrationId, now),
+    ]);
+  }
+
+  /** Connections whose hook health is the most stale: never read first, newest first. */
+  async dueForHealthCheck(limit: number): Promise<ConnectionRow[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT * FROM connections WHERE hook_id IS NOT NULL OR mode = 'projects'
+         ORDER BY coalesce(hook_checked_at, 0), connected_at DESC LIMIT ?1`,
+      )
+      .bind(limit)
+      .all();
+    return z.array(connectionRow).parse(results);
+  }
+
+  /** What the bot read: the hook's state (null: unreadable) and each project hook's. */
+  async recordHealth(
+    registrationId: string,
+    hook: { alert_status: string; disabled_until: number | null } | null,
+    projectHooks: ReadonlyMap<number, string | null>,
+    now: number,
+  ): Promise<void> {
+    await this.db.batch([
+      this.db
+        .prepare(
+          `UPDATE connections SET hook_alert_status = ?2, hook_disabled_until = ?3, hook_checked_at = ?4
+           WHERE registration_id = ?1`,
+        )
+        .bind(registrationId, hook?.alert_status ?? null, hook?.disabled_until ?? null, now),
+      ...[...projectHooks].map(([projectId, status]) =>
+        this.db
+          .prepare(
+            "UPDATE connection_hooks SET alert_status = ?3 WHERE registration_id = ?1 AND gitlab_project_id = ?2",
+          )
+          .bind(registrationId, projectId, status),
+      ),
     ]);
   }
 

@@ -325,6 +325,17 @@ describe("the maintainer's credential is used once", () => {
   });
 });
 
+/** The every-minute cron at a minute that also runs the group sync and the hook health read. */
+async function runSync() {
+  const controller = createScheduledController({
+    scheduledTime: new Date("2026-11-29T10:20:00Z"),
+    cron: "* * * * *",
+  });
+  const ctx = createExecutionContext();
+  await worker.scheduled(controller, env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
 describe("groups hooked project by project stay in sync", () => {
   const projects = [
     { id: 10, path: "fedora/python-rpm" },
@@ -332,16 +343,6 @@ describe("groups hooked project by project stay in sync", () => {
     { id: 12, path: "fedora/empty", empty: true },
     { id: 13, path: "fedora/sub/new-tool" },
   ];
-
-  async function runSync() {
-    const controller = createScheduledController({
-      scheduledTime: new Date("2026-11-29T10:20:00Z"),
-      cron: "* * * * *",
-    });
-    const ctx = createExecutionContext();
-    await worker.scheduled(controller, env, ctx);
-    await waitOnExecutionContext(ctx);
-  }
 
   it("a project added later gets the hook when the bot may install it", async () => {
     const { scope, instanceUrl } = await gitlabWorld();
@@ -423,6 +424,28 @@ describe("hook health", () => {
     expect(field(test.body, "results", 0)).toMatchObject({ sent: true });
     const after = await admin("GET", `/projects/${id}/hook`);
     expect(field(after.body, "hooks", 0, "alert_status")).toBe("executable");
+  });
+
+  it("the cron reads hook health, so the project view shows an auto-disabled hook", async () => {
+    const { scope, instanceUrl } = await gitlabWorld();
+    const res = await connectApi("/connect", {
+      url: `${instanceUrl}/gnome/shell`,
+      gitlab_token: MAINTAINER_TOKEN,
+    });
+    const id = field<string>(res.body, "registration_id");
+    await seed(scope, {
+      members: [
+        { on: "group:200", user: 1, level: 50 },
+        { on: "project:20", user: 9, level: 40 },
+      ],
+      hookStatus: { alert_status: "temporarily_disabled", disabled_until: "2026-11-29T11:00:00Z" },
+    });
+    await runSync();
+    const view = await admin("GET", `/projects/${id}`);
+    expect(field(view.body, "connection", "hook_health")).toMatchObject({
+      alert_status: "temporarily_disabled",
+      disabled_until: "2026-11-29T11:00:00.000Z",
+    });
   });
 
   it("says when the bot may not read the hook", async () => {
