@@ -80,8 +80,12 @@ export async function connect(
     target.kind === "project"
       ? await installOnProject(maintainer, target, input.webhookUrl, token)
       : await installOnGroup(maintainer, target, input.webhookUrl, token, registration.id);
-  // The hooks carry the new token now: every earlier one stops.
-  await deps.repos.connections.revokeOtherTokens(registration.id, [tokenRow.id], deps.now());
+  // The hooks carry the new token now: every earlier one stops. A hook the relay created has
+  // no signing token, so a signing secret registered before would refuse all its events.
+  const dropSigningSecret = installed.created && registration.signing_secret_enc !== null;
+  await deps.repos.connections.revokeOtherTokens(registration.id, [tokenRow.id], deps.now(), {
+    dropSigningSecret,
+  });
   deps.forgetTokens();
 
   const bot = await botAccess({
@@ -117,7 +121,9 @@ export async function connect(
     web_url: target.web_url,
     mode: installed.mode,
     connected_by: user.username,
-    hook: installed.summary,
+    hook: dropSigningSecret
+      ? `${installed.summary}; the signing secret registered before was dropped (GitLab signs only hooks given a signing token in its settings)`
+      : installed.summary,
     hooks: {
       installed: installed.mode === "projects" ? installed.rows.filter((r) => r.hook_id).length : 1,
       problems: installed.rows
@@ -145,6 +151,7 @@ async function installOnProject(
     rows: [],
     summary: `hook ${result.action}${result.removed ? `, ${result.removed} duplicate(s) removed` : ""}`,
     testOn: { ...target, hookId: result.hookId },
+    created: result.action === "created",
   };
 }
 

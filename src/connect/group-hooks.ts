@@ -76,6 +76,7 @@ export async function installOnGroup(
       rows: [],
       summary: `group hook ${group.action}`,
       testOn: { ...target, hookId: group.hookId },
+      created: group.action === "created",
     };
   }
   if (group.status !== 404 && group.status !== 403) {
@@ -97,6 +98,7 @@ export async function installOnGroup(
     mode: "projects",
     hookId: null,
     rows,
+    created: true,
     summary: `${reason}: a hook on each of ${rows.filter((r) => r.hook_id).length} of ${projects.length} projects, kept in sync as projects are added`,
     testOn:
       testable?.hook_id != null

@@ -43,6 +43,8 @@ export type Installed = {
   rows: ConnectionHookRow[];
   summary: string;
   testOn: (Pick<Target, "kind" | "id"> & { hookId: number }) | null;
+  /** A hook was created: it has no GitLab 19 signing token, whatever was set up before. */
+  created: boolean;
 };
 
 export type HookInstall =

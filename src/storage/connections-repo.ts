@@ -105,14 +105,27 @@ export class ConnectionsRepo {
   }
 
   /** Once the hooks carry the new token, every other token of the registration stops now. */
-  async revokeOtherTokens(registrationId: string, keep: readonly string[], now: number) {
-    await this.db
-      .prepare(
-        `UPDATE tokens SET revoked_at = ?3 WHERE registration_id = ?1 AND revoked_at IS NULL
-           AND id NOT IN (SELECT value FROM json_each(?2))`,
-      )
-      .bind(registrationId, JSON.stringify(keep), now)
-      .run();
+  async revokeOtherTokens(
+    registrationId: string,
+    keep: readonly string[],
+    now: number,
+    options: { dropSigningSecret: boolean },
+  ) {
+    await this.db.batch([
+      this.db
+        .prepare(
+          `UPDATE tokens SET revoked_at = ?3 WHERE registration_id = ?1 AND revoked_at IS NULL
+             AND id NOT IN (SELECT value FROM json_each(?2))`,
+        )
+        .bind(registrationId, JSON.stringify(keep), now),
+      ...(options.dropSigningSecret
+        ? [
+            this.db
+              .prepare("UPDATE registrations SET signing_secret_enc = NULL WHERE id = ?1")
+              .bind(registrationId),
+          ]
+        : []),
+    ]);
   }
 
   async setTestResult(registrationId: string, result: string): Promise<void> {

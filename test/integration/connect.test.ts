@@ -10,7 +10,7 @@ import {
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { admin, field } from "../helpers/admin";
+import { admin, field, registerProject } from "../helpers/admin";
 import {
   BOT_TOKEN,
   connectApi,
@@ -460,5 +460,27 @@ describe("hook health", () => {
       `/projects/${field<string>(res.body, "registration_id")}/hook`,
     );
     expect(field<string>(health.body, "hooks", 0, "problem")).toMatch(/bot cannot read this hook/);
+  });
+});
+
+describe("connecting a project ops registered by hand", () => {
+  it("takes over its registration; a signing secret the new hook cannot match is dropped", async () => {
+    const { scope, instanceUrl } = await gitlabWorld();
+    const manual = await registerProject({
+      instanceUrl,
+      projectId: 10,
+      path: "fedora/python-rpm",
+      signingSecret: `whsec_${btoa("0123456789abcdef0123456789abcdef")}`,
+    });
+    const res = await connectApi("/connect", {
+      url: `${instanceUrl}/fedora/python-rpm`,
+      gitlab_token: MAINTAINER_TOKEN,
+    });
+    expect(field(res.body, "registration_id")).toBe(manual.id);
+    expect(field<string>(res.body, "hook")).toMatch(/signing secret registered before was dropped/);
+    const token = (await worldOf(scope)).hooks[0]?.token;
+    const body = pushFor(instanceUrl, 10, "fedora/python-rpm");
+    expect((await sendWebhook({ token, event: "Push Hook", body })).status).toBe(202);
+    expect((await sendWebhook({ token: manual.token, event: "Push Hook", body })).status).toBe(401);
   });
 });
