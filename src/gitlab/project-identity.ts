@@ -46,7 +46,14 @@ export type IdentityResult =
   | { outcome: "ok"; identity: Identity }
   | { outcome: "mismatch"; field: string; reason: string }
   /** A project registration whose project id matches but whose path differs everywhere. */
-  | { outcome: "renamed"; projectId: number; path: string };
+  | { outcome: "renamed"; projectId: number; path: string }
+  /**
+   * A namespace grant and a payload naming its project by id only (older issue and note
+   * payloads): only GitLab can say which path that id has.
+   */
+  | { outcome: "id_only"; projectId: number }
+  /** The payload names no project at all: nothing to authorize, nothing to relay. */
+  | { outcome: "no_project" };
 
 type Mismatch = Extract<IdentityResult, { outcome: "mismatch" }>;
 const mismatch = (field: string, reason: string): Mismatch => ({
@@ -197,7 +204,7 @@ export function resolveIdentity(
     }
   }
   if (named.paths.length === 0 && fields.ids.length === 0) {
-    return mismatch("project", "is missing: the payload names no project");
+    return { outcome: "no_project" };
   }
   const ids = checkIds(fields, grant.kind === "project" ? grant.projectId : null);
   if ("outcome" in ids) {
@@ -213,6 +220,9 @@ export function resolveIdentity(
     }
     path = first?.path ?? grant.path;
   } else if (!first) {
+    if (grant.kind === "namespace" && ids.id !== null) {
+      return { outcome: "id_only", projectId: ids.id };
+    }
     return mismatch("project.path_with_namespace", "is required to authorize this token");
   } else {
     path = first.path;

@@ -1,13 +1,15 @@
 /**
  * SPEC ingress step 5: the one identity an authenticated sender's event may speak for,
  * decided by the pure rule in gitlab/project-identity.ts; a rename only GitLab can confirm
- * is checked with it once, and the registration follows.
+ * is checked with it once, and the registration follows; a project named by id alone under
+ * a namespace token is placed by GitLab. A payload naming no project authorizes nothing.
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { projectLookup } from "../deps";
 import type { WebhookMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
+import { withinNamespace } from "../gitlab/git-repo-url";
 import { type Grant, type Identity, resolveIdentity } from "../gitlab/project-identity";
 import { log } from "../lib/logger";
 import { forgetTokens, type Principal } from "./authenticate";
@@ -61,11 +63,14 @@ export async function authorize(
   c: Context<AppEnv>,
   principal: Principal,
   payload: Record<string, unknown>,
-): Promise<Identity> {
+): Promise<Identity | "no_project"> {
   const instanceHeader = c.req.header("x-gitlab-instance");
   const result = resolveIdentity(grantOf(principal), payload, instanceHeader);
   if (result.outcome === "ok") {
     return result.identity;
+  }
+  if (result.outcome === "no_project") {
+    return "no_project";
   }
   if (result.outcome === "renamed" && principal.kind === "token") {
     const reg = principal.registration;
@@ -98,6 +103,34 @@ export async function authorize(
     throw new AppError(
       "forbidden",
       `project.path_with_namespace names ${result.path}, but project ${result.projectId} is registered as ${reg.path} and GitLab does not confirm the rename`,
+    );
+  }
+  if (result.outcome === "id_only" && principal.kind === "token") {
+    // GitLab vouches for the id's path; the namespace must contain it, and every other
+    // field must then agree with that project, as under a project registration.
+    const reg = principal.registration;
+    const instance = await c.var.repos.instances.get(reg.instance_id);
+    const answer = instance
+      ? await projectLookup(c.env)(instance, result.projectId)
+      : { found: false as const };
+    if (answer.found && withinNamespace(answer.path, reg.path)) {
+      const again = resolveIdentity(
+        {
+          kind: "project",
+          instanceUrl: reg.instance_url,
+          projectId: result.projectId,
+          path: answer.path,
+        },
+        payload,
+        instanceHeader,
+      );
+      if (again.outcome === "ok") {
+        return again.identity;
+      }
+    }
+    throw new AppError(
+      "forbidden",
+      `project ${result.projectId} is not in the namespace ${reg.path} (GitLab says ${answer.found ? answer.path : "no such project"})`,
     );
   }
   if (result.outcome === "mismatch") {

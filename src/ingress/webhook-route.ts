@@ -91,21 +91,28 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   if (classification.outcome === "mismatch") {
     throw new AppError("invalid_payload", classification.reason);
   }
-  if (classification.outcome === "ignored") {
-    c.set("logFields", { outcome: "ignored", reason: classification.reason });
-    // Counted under the sender that authenticated, after the answer: GitLab must not wait.
+  // Ignored: 202, never 4xx (GitLab pauses hooks on failures). Counted under the sender that
+  // authenticated, after the answer: GitLab must not wait.
+  const ignore = (reason: string) => {
+    c.set("logFields", { outcome: "ignored", reason });
     const sender = principal.kind === "token" ? principal.registration.id : "legacy_jwt";
     c.executionCtx.waitUntil(
       c.var.repos.stats
         .countIgnored(sender, countedEventName(eventHeader), now)
         .catch((err) => log("warn", "could not count an ignored event", { error: String(err) })),
     );
-    return c.json({ status: "ignored", reason: classification.reason }, 202);
+    return c.json({ status: "ignored", reason }, 202);
+  };
+  if (classification.outcome === "ignored") {
+    return ignore(classification.reason);
   }
   const kind: RelayedKind = classification.kind;
 
   // 5. The one identity this event speaks for; nothing downstream reads the body for it.
   const identity = await authorize(c, principal, payload);
+  if (identity === "no_project") {
+    return ignore("the payload names no project, so there is nothing to relay it for");
+  }
   const registration = registrationRef(principal, identity);
 
   // 6. Dedupe key, scoped to the sender, and the message with the body inline or in R2.

@@ -160,15 +160,20 @@ describe("a project token cannot speak for another project", () => {
     );
   });
 
-  it("a payload that names no project at all: 403", async () => {
-    expectRefused(
-      await attempt({
-        token,
-        event: "Push Hook",
-        body: { object_kind: "push", ref: "refs/heads/x" },
-      }),
-      "project",
-    );
+  it("a payload that names no project at all: 202 ignored, nothing queued or forwarded", async () => {
+    // GitLab counts a 4xx as a failure and pauses the hook; there is nothing to relay.
+    const { res, messages, packit } = await attempt({
+      token,
+      event: "Push Hook",
+      body: { object_kind: "push", ref: "refs/heads/x" },
+    });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({
+      status: "ignored",
+      reason: expect.stringMatching(/names no project/),
+    });
+    expect(messages).toEqual([]);
+    expect(packit).toEqual([]);
   });
 });
 
@@ -423,5 +428,51 @@ describe("a registration removed between ingress and delivery", () => {
     const d = await admin("GET", `/deliveries/${message.delivery_id}`);
     expect(field(d.body, "status")).toBe("undeliverable");
     expect(field<string>(d.body, "reason")).toContain("registration was removed");
+  });
+});
+
+describe("a namespace token and a payload naming its project by id only", () => {
+  // Older issue and note payloads carry no project object: only object_attributes.project_id.
+  const idOnlyIssue = (id: number) => ({
+    object_kind: "issue",
+    event_type: "issue",
+    user: { username: "ada" },
+    object_attributes: {
+      id: 301,
+      iid: 23,
+      project_id: id,
+      title: "t",
+      state: "opened",
+      action: "open",
+    },
+  });
+
+  it("is placed by GitLab: inside the namespace it is relayed, outside it is refused", async () => {
+    const scope = newScope();
+    const instanceUrl = `${env.TEST_DOUBLES_URL}/${scope}`;
+    const ns = await registerNamespace({ instanceUrl, namespace: "id-only" });
+    await gitlabProjects(scope, [
+      { id: 6101, path_with_namespace: "id-only/app" },
+      { id: 6102, path_with_namespace: "victim/app" },
+    ]);
+    const inside = await attempt({ token: ns.token, event: "Issue Hook", body: idOnlyIssue(6101) });
+    expect(inside.res.status).toBe(202);
+    expect(inside.messages[0]?.project).toMatchObject({ id: 6101, path: "id-only/app" });
+    const outside = await attempt({
+      token: ns.token,
+      event: "Issue Hook",
+      body: idOnlyIssue(6102),
+    });
+    expect(outside.res.status).toBe(403);
+    expect(field<string>(outside.res.body, "error", "message")).toMatch(
+      /not in the namespace id-only/,
+    );
+    expect(outside.messages).toEqual([]);
+    const unknown = await attempt({
+      token: ns.token,
+      event: "Issue Hook",
+      body: idOnlyIssue(6199),
+    });
+    expect(unknown.res.status).toBe(403);
   });
 });
