@@ -20,6 +20,10 @@ const statsSchema = z
     config_problems: z
       .array(z.string())
       .openapi({ description: "settings missing or contradicting each other (as /healthz)" }),
+    destination_errors: z.array(z.object({ reason: z.string(), count: z.number().int() })).openapi({
+      description:
+        "deliveries refused because a destination setting names the wrong URL (a redirect, packit-service's 404)",
+    }),
     ingress_ms: z
       .object({ count: z.number().int(), p50: z.number().nullable(), p99: z.number().nullable() })
       .openapi({
@@ -51,7 +55,8 @@ export function registerStatsRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const since = Date.now() - WINDOW_MS;
-      const { counts, ignored, ingressMs } = await c.var.repos.stats.since(since);
+      const { counts, ignored, ingressMs, destinationErrors } =
+        await c.var.repos.stats.since(since);
       const projects = new Map<string, z.infer<typeof statsSchema>["projects"][number]>();
       const zero = (): Record<Counter, number> => ({
         received: 0,
@@ -112,6 +117,7 @@ export function registerStatsRoutes(admin: ApiApp): void {
         {
           since: new Date(since).toISOString(),
           config_problems: configProblems(readConfig(c.env)),
+          destination_errors: destinationErrors.map((e) => ({ reason: e.reason, count: e.n })),
           ingress_ms: {
             count: ingressMs.length,
             p50: percentile(ingressMs, 50),

@@ -182,7 +182,12 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
       records.push(record(destination, "skipped", "skipped", null, prepared.reason, 0));
       continue;
     }
-    const result = await attempt(prepared.request, deps.fetcher, deps.now);
+    const result = await attempt(
+      prepared.request,
+      deps.fetcher,
+      deps.now,
+      destination === "packit" ? "PACKIT_SERVICE_URL" : "EVENTS_URL",
+    );
     records.push(
       record(
         destination,
@@ -196,13 +201,19 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     if (result.retryAfterSeconds !== null) {
       retryAfter = Math.max(retryAfter ?? 0, result.retryAfterSeconds);
     }
-    log(result.outcome === "delivered" ? "info" : "warn", "delivery attempt", {
-      ...logFields,
-      destination,
-      outcome: result.outcome,
-      status_code: result.statusCode,
-      duration_ms: result.durationMs,
-    });
+    const misconfigured = result.error?.startsWith("configuration error") === true;
+    log(
+      result.outcome === "delivered" ? "info" : misconfigured ? "error" : "warn",
+      "delivery attempt",
+      {
+        ...logFields,
+        destination,
+        outcome: result.outcome,
+        status_code: result.statusCode,
+        duration_ms: result.durationMs,
+        ...(misconfigured ? { error: result.error } : {}),
+      },
+    );
   }
 
   const now = deps.now();

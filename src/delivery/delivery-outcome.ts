@@ -67,9 +67,15 @@ export function decideOutcome(input: OutcomeInput): Outcome {
     };
   }
   if (states.includes("rejected")) {
+    // A refusal that names the relay's own setting says so, first, where ops look.
+    const misconfigured = records.find((r) => r.error?.startsWith("configuration error"));
     return {
       records: [...records],
-      finish: { status: "rejected", reason: "a destination refused the event", ...summary },
+      finish: {
+        status: "rejected",
+        reason: misconfigured?.error ?? "a destination refused the event",
+        ...summary,
+      },
       decision: { action: "ack" },
     };
   }

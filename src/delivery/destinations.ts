@@ -83,7 +83,9 @@ export async function preparePackitRequest(
   const headers: Record<string, string> = {
     ...commonHeaders(message),
     "content-type": "application/json",
-    "x-gitlab-event": message.headers["x-gitlab-event"] ?? KIND_HEADER[message.kind],
+    // The canonical name for the kind: packit-service compares it exactly, while GitLab's
+    // spelling was matched case-insensitively at ingress.
+    "x-gitlab-event": KIND_HEADER[message.kind],
     "x-gitlab-token": token,
     "idempotency-key": message.dedupe_key,
   };

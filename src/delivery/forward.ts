@@ -33,10 +33,30 @@ export function classifyStatus(status: number): AttemptOutcome {
   return "permanent";
 }
 
+/**
+ * What a permanent answer says about the relay's own configuration: a redirect (plain http
+ * to https, or another host) or a 404 from packit-service's own route means the setting
+ * names the wrong URL, not that the event was bad. Null when the answer says no such thing.
+ */
+export function misconfiguration(
+  setting: "PACKIT_SERVICE_URL" | "EVENTS_URL",
+  status: number,
+  location: string | null,
+): string | null {
+  if (status >= 300 && status < 400) {
+    return `configuration error: the destination redirected (${status}) to ${location ?? "another URL"}; ${setting} must be the final https URL (packit-service's public server name)`;
+  }
+  if (status === 404 && setting === "PACKIT_SERVICE_URL") {
+    return `configuration error: packit-service answered 404; ${setting} must be its public https base URL, whose host is its server name (no /api/webhooks/gitlab)`;
+  }
+  return null;
+}
+
 export async function attempt(
   request: Request,
   fetcher: typeof fetch = fetch,
   now: () => number = Date.now,
+  setting: "PACKIT_SERVICE_URL" | "EVENTS_URL" = "PACKIT_SERVICE_URL",
 ): Promise<AttemptResult> {
   const started = now();
   try {
@@ -47,10 +67,16 @@ export async function attempt(
     const outcome = classifyStatus(response.status);
     // Read a little of the body for the log; always consume it to free the connection.
     const text = await response.text().catch(() => "");
+    const hint = misconfiguration(setting, response.status, response.headers.get("location"));
     return {
       outcome,
       statusCode: response.status,
-      error: outcome === "delivered" ? null : truncate(text || response.statusText),
+      error:
+        outcome === "delivered"
+          ? null
+          : truncate(
+              hint ? `${hint}: ${text || response.statusText}` : text || response.statusText,
+            ),
       retryAfterSeconds: parseRetryAfter(response.headers.get("retry-after"), now()),
       durationMs: now() - started,
     };

@@ -21,7 +21,7 @@ export class StatsRepo {
 
   /** Counts per project, kind and status since `since`, and ingress times, for /admin/stats. */
   async since(since: number) {
-    const [counts, ignored, times] = await this.db.batch([
+    const [counts, ignored, times, misconfigured] = await this.db.batch([
       this.db
         .prepare(
           `SELECT project_id, project_path, kind, status, count(*) AS n FROM deliveries
@@ -39,6 +39,13 @@ export class StatsRepo {
       this.db
         .prepare(
           "SELECT ingress_ms FROM deliveries WHERE received_at >= ?1 AND ingress_ms IS NOT NULL ORDER BY ingress_ms",
+        )
+        .bind(since),
+      // Refusals that name the relay's own setting (a redirect, packit's 404): index on status.
+      this.db
+        .prepare(
+          `SELECT reason, count(*) AS n FROM deliveries WHERE status = 'rejected' AND received_at >= ?1
+             AND reason LIKE 'configuration error%' GROUP BY reason ORDER BY n DESC LIMIT 5`,
         )
         .bind(since),
     ]);
@@ -66,6 +73,9 @@ export class StatsRepo {
           }),
         )
         .parse(ignored?.results ?? []),
+      destinationErrors: z
+        .array(z.object({ reason: z.string(), n: z.number() }))
+        .parse(misconfigured?.results ?? []),
       ingressMs: z
         .array(z.object({ ingress_ms: z.number() }))
         .parse(times?.results ?? [])

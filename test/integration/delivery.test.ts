@@ -11,6 +11,7 @@ import { admin, field, registerNamespace, registerProject } from "../helpers/adm
 import { capturingQueue, consume, ingest } from "../helpers/deliveries";
 import { destinations, EVENTS_SECRET, newScope, received, script } from "../helpers/doubles";
 import { mergeRequest, note, push, tagPush } from "../helpers/gitlab-payloads";
+import { captureLogs } from "../helpers/logs";
 import { asJson, BASE, call, refusingQueue } from "../helpers/relay";
 
 const PROJECT = { id: 5050, path: "packaging/hello-world" };
@@ -326,6 +327,49 @@ describe("outcomes", () => {
       expect(d.last_error?.length).toBeLessThanOrEqual(501);
     },
   );
+
+  it.each([
+    [
+      302,
+      { location: "https://prod.packit.dev/api/webhooks/gitlab" },
+      /redirected \(302\) to https:\/\/prod\.packit\.dev/,
+    ],
+    [404, {}, /packit-service answered 404; PACKIT_SERVICE_URL must be its public https base URL/],
+  ] as const)(
+    "names a %i from packit-service as a configuration error (delivery, stats, log)",
+    async (status, headers, hint) => {
+      const logs = captureLogs();
+      const scope = newScope();
+      await script(scope, [{ status, headers: { ...headers }, body: "Not Found" }]);
+      const message = await ingest({
+        token,
+        event: "Push Hook",
+        body: push(PROJECT, { after: `c${status}`.padEnd(40, "c") }),
+      });
+      await consume([{ body: message }], destinations(scope));
+      const d = await delivery(message.delivery_id);
+      expect(d.status).toBe("rejected");
+      expect(d.reason).toMatch(/^configuration error: /);
+      expect(d.reason).toMatch(hint);
+      const stats = await admin("GET", "/stats");
+      const errors = field<{ reason: string; count: number }[]>(stats.body, "destination_errors");
+      expect(errors.some((e) => hint.test(e.reason) && e.count >= 1)).toBe(true);
+      expect(logs.some((l) => l.includes('"level":"error"') && hint.test(l))).toBe(true);
+    },
+  );
+
+  it("forwards the canonical X-Gitlab-Event whatever spelling GitLab sent", async () => {
+    const scope = newScope();
+    const message = await ingest({
+      token,
+      event: "push hook",
+      body: push(PROJECT, { after: "ca11".padEnd(40, "0") }),
+    });
+    await consume([{ body: message }], destinations(scope));
+    const [forwarded] = await received(scope, "/api/webhooks/gitlab");
+    expect(forwarded?.headers["x-gitlab-event"]).toBe("Push Hook");
+    expect(JSON.parse(forwarded?.body ?? "null")).toMatchObject({ object_kind: "push" });
+  });
 
   it("rejects when packit-service refuses the token (a relay bug must not look like an outage)", async () => {
     const scope = newScope();
