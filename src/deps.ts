@@ -9,6 +9,7 @@ import type { ConnectDeps } from "./connect/connect-flow";
 import type { ConsumerDeps } from "./delivery/consumer";
 import type { EnqueueDeps } from "./events/enqueue";
 import type { FeedbackDeps } from "./feedback/feedback-deps";
+import { gitlabMergeRequestSource, type MergeRequestSource } from "./gitlab/merge-request-lookup";
 import { gitlabProjectLookup, type ProjectLookup } from "./gitlab/project-lookup";
 import { ConnectionsRepo } from "./storage/connections-repo";
 import { DeliveriesRepo } from "./storage/deliveries-repo";
@@ -31,6 +32,15 @@ export function repos(db: D1Database): Repos {
     sealedSecrets: new SealedSecretsRepo(db),
     stats: new StatsRepo(db),
   };
+}
+
+/** Which project a merge request's source is in (a fork's statuses, for feedback). */
+export function mergeRequestSource(env: Env): MergeRequestSource {
+  return gitlabMergeRequestSource({
+    encryptionKey: readConfig(env).ENCRYPTION_KEY,
+    fetcher: (input, init) => fetch(input, init),
+    now: Date.now,
+  });
 }
 
 /** GitLab's id → path answers (renames at ingress, namespace coverage for feedback). */

@@ -8,20 +8,18 @@ import type { Context } from "hono";
 import { createApiApp } from "../api-app";
 import type { AppEnv } from "../app-env";
 import { readConfig } from "../config";
-import { feedbackDeps, projectLookup } from "../deps";
+import { feedbackDeps, mergeRequestSource, projectLookup } from "../deps";
 import {
   type FeedbackView,
   feedbackView,
-  type NoteRequest,
-  noteRequest,
-  type ReactionRequest,
-  reactionRequest,
-  type StatusRequest,
-  statusRequest,
+  noteInput,
+  reactionInput,
+  statusInput,
 } from "../domain/feedback-requests";
 import type { FeedbackMessage } from "../domain/queue-message";
 import { AppError, errorFields } from "../errors";
 import { sendStored } from "../events/enqueue";
+import type { LookupInstance } from "../gitlab/project-lookup";
 import { normalizeInstanceUrl } from "../lib/instance-url";
 import { log } from "../lib/logger";
 import { errorResponses, idParam, json } from "../openapi";
@@ -29,6 +27,7 @@ import { requireCoverage } from "./coverage";
 import { toView } from "./feedback-view";
 import { noteTarget } from "./gitlab-api";
 import { processFeedback } from "./process-feedback";
+import { type Accepted, type AcceptedInput, resolveRequest } from "./resolve-request";
 
 const security = [{ FeedbackToken: [] }];
 const waitQuery = z.object({
@@ -37,11 +36,6 @@ const waitQuery = z.object({
     .optional()
     .openapi({ description: "perform the call before answering (falls back to queued)" }),
 });
-
-type Accepted =
-  | { type: "status"; request: StatusRequest }
-  | { type: "note"; request: NoteRequest }
-  | { type: "reaction"; request: ReactionRequest };
 
 function orderKey(instanceId: string, accepted: Accepted): string | null {
   if (accepted.type === "status") {
@@ -55,30 +49,56 @@ function orderKey(instanceId: string, accepted: Accepted): string | null {
   return null;
 }
 
-/** Every GitLab project the request may write to, fallbacks included. */
-function projectsTouched(accepted: Accepted): number[] {
+/**
+ * Every project the request may write to must be covered, fallbacks included; a fork is
+ * covered as the source of a covered project's merge request, which GitLab confirms.
+ */
+async function requireCovered(c: Context<AppEnv>, instance: LookupInstance, accepted: Accepted) {
+  const deps = { projects: c.var.repos.projects, lookup: projectLookup(c.env) };
+  const request = accepted.request;
   const mrProject =
     accepted.type === "status" ? accepted.request.merge_request_project_id : undefined;
-  return mrProject === undefined
-    ? [accepted.request.project_id]
-    : [accepted.request.project_id, mrProject];
+  if (accepted.type !== "status" || mrProject === undefined) {
+    await requireCoverage(instance, [request.project_id], deps);
+    return;
+  }
+  await requireCoverage(instance, [mrProject], deps);
+  const own = await requireCoverage(instance, [request.project_id], deps).then(
+    () => true,
+    (err) => {
+      if (err instanceof AppError && err.code === "not_found") {
+        return false;
+      }
+      throw err;
+    },
+  );
+  if (own) {
+    return;
+  }
+  // The schema requires the MR's iid with its project.
+  const iid = accepted.request.merge_request_iid ?? 0;
+  const source = await mergeRequestSource(c.env)(instance, mrProject, iid);
+  if (source !== request.project_id) {
+    throw new AppError(
+      "not_found",
+      `project ${request.project_id} is not registered, nor the source of merge request !${iid} of project ${mrProject}`,
+    );
+  }
 }
 
 type Answer =
   | { status: 200; body: FeedbackView }
   | { status: 202; body: FeedbackView | { id: string } };
 
-async function accept(c: Context<AppEnv>, accepted: Accepted, wait: boolean): Promise<Answer> {
+async function accept(c: Context<AppEnv>, input: AcceptedInput, wait: boolean): Promise<Answer> {
   const config = readConfig(c.env);
-  const url = normalizeInstanceUrl(accepted.request.instance_url, config.ALLOW_HTTP_INSTANCES);
+  const url = normalizeInstanceUrl(input.request.instance_url, config.ALLOW_HTTP_INSTANCES);
   const instance = url.ok ? await c.var.repos.instances.findByUrl(url.url) : null;
   if (!instance) {
     throw new AppError("not_found", "the instance is not registered");
   }
-  await requireCoverage(instance, projectsTouched(accepted), {
-    projects: c.var.repos.projects,
-    lookup: projectLookup(c.env),
-  });
+  const accepted = await resolveRequest(instance, input, projectLookup(c.env));
+  await requireCovered(c, instance, accepted);
   const repo = c.var.repos.feedback;
   const id = crypto.randomUUID();
   const now = Date.now();
@@ -163,14 +183,14 @@ export function createFeedbackApp(): OpenAPIHono<AppEnv> {
 
   const wait = (c: { req: { query: (k: string) => string | undefined } }) =>
     c.req.query("wait") === "true";
-  api.openapi(route("statuses", statusRequest, "Set a commit status"), async (c) =>
+  api.openapi(route("statuses", statusInput, "Set a commit status"), async (c) =>
     respond(c, await accept(c, { type: "status", request: c.req.valid("json") }, wait(c))),
   );
-  api.openapi(route("notes", noteRequest, "Comment on an MR, an issue or a commit"), async (c) =>
+  api.openapi(route("notes", noteInput, "Comment on an MR, an issue or a commit"), async (c) =>
     respond(c, await accept(c, { type: "note", request: c.req.valid("json") }, wait(c))),
   );
   api.openapi(
-    route("reactions", reactionRequest, "Award an emoji on an MR, an issue or a note"),
+    route("reactions", reactionInput, "Award an emoji on an MR, an issue or a note"),
     async (c) =>
       respond(c, await accept(c, { type: "reaction", request: c.req.valid("json") }, wait(c))),
   );

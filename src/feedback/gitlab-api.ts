@@ -17,7 +17,21 @@ const enc = (value: string | number) => encodeURIComponent(String(value));
 
 /** packit's states to GitLab's: GitLab has no error or neutral. */
 export function gitlabState(state: StatusRequest["state"]): string {
-  return state === "error" || state === "neutral" ? "failed" : state;
+  return state === "error" || state === "neutral" || state === "failure" ? "failed" : state;
+}
+
+/** States GitLab never changes again; packit comments only these when it cannot set them. */
+export function isFinalState(state: StatusRequest["state"]): boolean {
+  return !["pending", "running"].includes(gitlabState(state));
+}
+
+/** packit's own fallback for a refused status: a commit comment listing name, state, link. */
+export function fallbackCommitCommentBody(request: StatusRequest): string {
+  const url = request.target_url ? `\n- url: ${request.target_url}` : "";
+  const description = request.description
+    ? `\n\n${inertMarkdown(trimDescription(request.description) ?? "")}`
+    : "";
+  return `- name: ${inertMarkdown(request.name)}\n- state: ${gitlabState(request.state)}${url}${description}`;
 }
 
 export function trimDescription(text: string | undefined): string | undefined {

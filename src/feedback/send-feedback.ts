@@ -9,9 +9,12 @@ import type { FeedbackDeps } from "./feedback-deps";
 import type { FeedbackAttempt } from "./feedback-outcome";
 import {
   classify,
+  fallbackCommitCommentBody,
   fallbackNoteBody,
   type GitlabAnswer,
   type GitlabCall,
+  gitlabState,
+  isFinalState,
   noteCall,
   noteTarget,
   statusCall,
@@ -31,11 +34,13 @@ export async function sendStatus(
 ): Promise<Attempt | { waitMs: number }> {
   const answer = await gitlab(statusCall(request));
   const classified = classify("status", answer);
-  if (
-    classified.kind !== "forbidden_or_missing" ||
-    request.fallback !== "note" ||
-    !request.merge_request_iid
-  ) {
+  if (classified.kind !== "forbidden_or_missing" || request.fallback === "none") {
+    return { answer, classified };
+  }
+  if (request.fallback === "commit_comment") {
+    return commitCommentFallback(request, row, gitlab, budget, deps, answer);
+  }
+  if (!request.merge_request_iid) {
     return { answer, classified };
   }
   // A fork the relay may not set statuses on: one MR note per status name, edited on updates.
@@ -49,6 +54,37 @@ export async function sendStatus(
   };
   const note = await sendNote(noteRequest, row, gitlab, budget, deps);
   return "waitMs" in note ? note : { ...note, fallback: "note" };
+}
+
+/**
+ * packit's own fallback: a comment on the commit in the MR's project (the target, where the
+ * relay may write), for final states only, once per status name and state.
+ */
+async function commitCommentFallback(
+  request: StatusRequest,
+  row: FeedbackRow,
+  gitlab: Gitlab,
+  budget: Budget,
+  deps: FeedbackDeps,
+  refused: GitlabAnswer,
+): Promise<Attempt | { waitMs: number }> {
+  if (!isFinalState(request.state)) {
+    return {
+      answer: refused,
+      classified: { kind: "done", gitlabId: null },
+      fallback: "none: GitLab refused the status and it is not final (no comment, as packit)",
+    };
+  }
+  const comment: NoteRequest = {
+    instance_url: request.instance_url,
+    project_id: request.merge_request_project_id ?? request.project_id,
+    target: { type: "commit", sha: request.sha },
+    body: fallbackCommitCommentBody(request),
+    dedupe_key: `status:${request.name}:${gitlabState(request.state)}`,
+    ...(request.event_uuid ? { event_uuid: request.event_uuid } : {}),
+  };
+  const sent = await sendNote(comment, row, gitlab, budget, deps);
+  return "waitMs" in sent ? sent : { ...sent, fallback: "commit_comment" };
 }
 
 export async function sendNote(

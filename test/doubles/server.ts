@@ -12,7 +12,10 @@
  *                                      comments, award emoji)
  *                                      and GET /projects/:id for the projects set below
  *   POST /_doubles/{scope}/script      queue scripted responses [{status, headers?, body?}]
- *   POST /_doubles/{scope}/projects    set the instance's projects [{id, path_with_namespace}]
+ *   POST /_doubles/{scope}/projects    set the instance's projects [{id, path_with_namespace,
+ *                                      writable?, merge_requests?: [{iid, source_project_id}]}]:
+ *                                      GET /projects/:id or :path, GET .../merge_requests/:iid;
+ *                                      statuses on a project with writable: false answer 403
  *   GET  /_doubles/{scope}/requests    what the scope received
  *   POST /_doubles/{scope}/world       seed the scope's GitLab for connect (scripts/gitlab-world.mjs:
  *                                      users, tokens, projects, groups, members, OAuth apps); its
@@ -61,7 +64,13 @@ const INTERESTING = new Set([
 ]);
 
 const requests = new Map<string, Recorded[]>();
-const projects = new Map<string, Map<number, string>>();
+type KnownProject = {
+  id: number;
+  path_with_namespace: string;
+  writable?: boolean;
+  merge_requests?: { iid: number; source_project_id: number }[];
+};
+const projects = new Map<string, Map<number, KnownProject>>();
 const scripts = new Map<string, Scripted[]>();
 type Held = { url: string; headers: Record<string, string>; body: string };
 const worlds = new Map<string, { world: ReturnType<typeof createGitlabWorld>; held: Held[] }>();
@@ -278,11 +287,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       return send(res, 200, requests.get(scope) ?? []);
     }
     if (control[2] === "projects") {
-      const list = JSON.parse((await readBody(req)).toString("utf8")) as {
-        id: number;
-        path_with_namespace: string;
-      }[];
-      projects.set(scope, new Map(list.map((p) => [p.id, p.path_with_namespace])));
+      const list = JSON.parse((await readBody(req)).toString("utf8")) as KnownProject[];
+      projects.set(scope, new Map(list.map((p) => [p.id, p])));
       return send(res, 200, { projects: list.length });
     }
     const scripted = JSON.parse((await readBody(req)).toString("utf8")) as Scripted[];
@@ -334,14 +340,36 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (headers["private-token"] === "glpat-revoked") {
       return send(res, 401, { message: "401 Unauthorized" });
     }
-    const project = /^\/api\/v4\/projects\/(\d+)$/.exec(path);
-    if (project && method === "GET") {
-      // GET /projects/:id as GitLab answers it: the project, or 404 Project Not Found.
-      const id = Number(project[1]);
-      const known = projects.get(scope)?.get(id);
-      return known
-        ? send(res, 200, { id, path_with_namespace: known, name: known.split("/").at(-1) })
+    const known = [...(projects.get(scope)?.values() ?? [])];
+    const project = /^\/api\/v4\/projects\/([^/]+)$/.exec(path);
+    if (project?.[1] && method === "GET") {
+      // GET /projects/:id (or :path, URL-encoded) as GitLab answers it, or 404.
+      const ref = decodeURIComponent(project[1]);
+      const found = known.find((p) => String(p.id) === ref || p.path_with_namespace === ref);
+      return found
+        ? send(res, 200, {
+            id: found.id,
+            path_with_namespace: found.path_with_namespace,
+            name: found.path_with_namespace.split("/").at(-1),
+          })
         : send(res, 404, { message: "404 Project Not Found" });
+    }
+    const mr = /^\/api\/v4\/projects\/(\d+)\/merge_requests\/(\d+)$/.exec(path);
+    if (mr && method === "GET") {
+      const target = known.find((p) => p.id === Number(mr[1]));
+      const found = target?.merge_requests?.find((m) => m.iid === Number(mr[2]));
+      return found && target
+        ? send(res, 200, {
+            iid: found.iid,
+            project_id: target.id,
+            source_project_id: found.source_project_id,
+          })
+        : send(res, 404, { message: "404 Not found" });
+    }
+    // A project the relay's user may not write to (a contributor's fork): GitLab's 403.
+    const statusOn = /^\/api\/v4\/projects\/(\d+)\/statuses\//.exec(path);
+    if (statusOn && known.find((p) => p.id === Number(statusOn[1]))?.writable === false) {
+      return send(res, 403, { message: "403 Forbidden" });
     }
     const parsed: unknown = body.length ? JSON.parse(body.toString("utf8")) : {};
     const [status, answer] = gitlab(

@@ -54,7 +54,12 @@ export async function script(
 /** The projects the scope's GitLab double knows (GET /api/v4/projects/:id). */
 export async function gitlabProjects(
   scope: string,
-  list: { id: number; path_with_namespace: string }[],
+  list: {
+    id: number;
+    path_with_namespace: string;
+    writable?: boolean;
+    merge_requests?: { iid: number; source_project_id: number }[];
+  }[],
 ): Promise<void> {
   const res = await fetch(`${env.TEST_DOUBLES_URL}/_doubles/${scope}/projects`, {
     method: "POST",
