@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run schemas`: writes the JSON Schema of the normalized event (src/events/normalized-event.ts)
-// to schemas/normalized-event.v1.json. A test fails when the committed file is stale.
+// to schemas/normalized-event.v2.json. A test fails when the committed file is stale.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
@@ -22,9 +22,9 @@ await build({
 });
 const { schema } = await import(pathToFileURL(out).href);
 const document = {
-  title: "Normalized GitLab event, version 1",
+  title: "Normalized GitLab event, version 2",
   ...schema,
 };
 mkdirSync("schemas", { recursive: true });
-writeFileSync("schemas/normalized-event.v1.json", `${JSON.stringify(document, null, 2)}\n`);
-console.log("wrote schemas/normalized-event.v1.json");
+writeFileSync("schemas/normalized-event.v2.json", `${JSON.stringify(document, null, 2)}\n`);
+console.log("wrote schemas/normalized-event.v2.json");

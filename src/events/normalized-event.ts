@@ -1,13 +1,21 @@
 /**
- * The normalized GitLab event, version 1: what the `events` destination receives as the
- * `data` of a CloudEvent. Published as JSON Schema in schemas/normalized-event.v1.json
+ * The normalized GitLab event, version 2: what the `events` destination receives as the
+ * `data` of a CloudEvent. Published as JSON Schema in schemas/normalized-event.v2.json
  * (`npm run schemas`). Fields are null when the payload (often an older GitLab) lacks them.
+ * Version 2 carries every field packit-service's GitLab parser reads (docs/packit-service.md):
+ * merge request sides as projects (a fork's path and web URL), descriptions, the state of
+ * the MR or issue a comment is on, head commits; an MR payload without `action` takes its
+ * state, as packit does.
  */
 import { z } from "zod";
 
-export const NORMALIZED_SCHEMA_VERSION = "1";
+export const NORMALIZED_SCHEMA_VERSION = "2";
 
 const sha = z.string().nullable();
+const commit = z
+  .object({ id: sha, title: z.string().nullable(), message: z.string().nullable() })
+  .nullable()
+  .describe("the head commit, when the payload lists it");
 
 export const eventBase = z.object({
   schema_version: z.literal(NORMALIZED_SCHEMA_VERSION),
@@ -39,6 +47,7 @@ export const pushEvent = eventBase.extend({
     .int()
     .describe("total_commits_count; the commits list holds at most 20"),
   commit_ids: z.array(z.string()),
+  head_commit: commit,
   ci_skip: z.boolean().describe("push option ci.skip"),
 });
 
@@ -49,22 +58,29 @@ export const tagPushEvent = eventBase.extend({
   before: sha,
   after: sha,
   sha: sha.describe("the commit the tag points to"),
+  head_commit: commit,
   created: z.boolean(),
   deleted: z.boolean(),
 });
 
-const branchRef = z.object({
+const mergeSide = z.object({
   project_id: z.number().int().nullable(),
+  path: z.string().nullable().describe("full path: a fork's, for the source of a fork MR"),
+  web_url: z.string().nullable(),
   branch: z.string().nullable(),
 });
 
 export const mergeRequestEvent = eventBase.extend({
   kind: z.literal("merge_request"),
-  action: z.string().nullable().describe("as GitLab sent it: open, update, merge, approved, ..."),
+  action: z
+    .string()
+    .nullable()
+    .describe("as GitLab sent it (open, update, merge, approved, ...); without one, the state"),
   state: z.string().nullable(),
   iid: z.number().int(),
   id: z.number().int().nullable(),
   title: z.string().nullable(),
+  description: z.string().nullable(),
   url: z.string().nullable(),
   draft: z.boolean().nullable(),
   head_sha: sha.describe("object_attributes.last_commit.id"),
@@ -72,8 +88,8 @@ export const mergeRequestEvent = eventBase.extend({
   code_changed: z.boolean().describe("new commits (oldrev present), or opened/reopened"),
   system: z.boolean(),
   system_action: z.string().nullable(),
-  source: branchRef,
-  target: branchRef,
+  source: mergeSide,
+  target: mergeSide,
 });
 
 export const commentEvent = eventBase.extend({
@@ -87,11 +103,17 @@ export const commentEvent = eventBase.extend({
     z.object({
       type: z.literal("merge_request"),
       iid: z.number().int().nullable(),
+      id: z.number().int().nullable(),
+      state: z.string().nullable().describe("packit ignores comments on MRs not opened"),
       head_sha: sha,
-      source: branchRef,
-      target: branchRef,
+      source: mergeSide,
+      target: mergeSide,
     }),
-    z.object({ type: z.literal("issue"), iid: z.number().int().nullable() }),
+    z.object({
+      type: z.literal("issue"),
+      iid: z.number().int().nullable(),
+      state: z.string().nullable().describe("packit ignores comments on issues not opened"),
+    }),
     z.object({ type: z.literal("commit"), sha }),
   ]),
 });
@@ -107,6 +129,7 @@ export const issueEvent = eventBase.extend({
 
 export const pipelineEvent = eventBase.extend({
   kind: z.literal("pipeline"),
+  project_name: z.string().nullable().describe("project.name, the display name"),
   id: z.number().int(),
   ref: z.string().nullable(),
   tag: z.boolean(),

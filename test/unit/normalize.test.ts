@@ -40,7 +40,7 @@ function event(kind: RelayedKind, payload: unknown, extra: Partial<NormalizeInpu
 describe("normalize", () => {
   it("carries the common fields on every event", () => {
     expect(event("push", push(P))).toMatchObject({
-      schema_version: "1",
+      schema_version: "2",
       dedupe_key: "key-1",
       gitlab_event: "X Hook",
       instance_url: "https://gitlab.example.com",
