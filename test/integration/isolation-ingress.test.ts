@@ -11,7 +11,14 @@ import { type WebhookMessage, webhookMessage } from "../../src/domain/queue-mess
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
 import { consume } from "../helpers/deliveries";
 import { destinations, gitlabProjects, newScope, received } from "../helpers/doubles";
-import { bigPipeline, mergeRequest, note, projectObject, push } from "../helpers/gitlab-payloads";
+import {
+  bigPipeline,
+  mergeRequest,
+  note,
+  pipeline,
+  projectObject,
+  push,
+} from "../helpers/gitlab-payloads";
 import { asJson, recordingQueue } from "../helpers/relay";
 import { sendWebhook } from "../helpers/webhooks";
 
@@ -474,5 +481,39 @@ describe("a namespace token and a payload naming its project by id only", () => 
       body: idOnlyIssue(6199),
     });
     expect(unknown.res.status).toBe(403);
+  });
+});
+
+describe("payload shapes older GitLab versions sent, under a correct registration", () => {
+  const project = { id: 6201, path: "shapes/app" };
+  const web = `https://gitlab.example.com/${project.path}`;
+
+  it("a merge request without a project object (identity in object_attributes.target)", async () => {
+    const { token } = await registerProject({ projectId: project.id, path: project.path });
+    const mr = mergeRequest(project) as Record<string, unknown>;
+    const { project: _p, repository: _r, ...rest } = mr;
+    const body = {
+      ...rest,
+      object_attributes: {
+        ...(mr.object_attributes as object),
+        target: { path_with_namespace: project.path, web_url: web, http_url: `${web}.git` },
+        source: { path_with_namespace: project.path, web_url: web, http_url: `${web}.git` },
+      },
+    };
+    const { res, messages } = await attempt({ token, event: "Merge Request Hook", body });
+    expect(res.status).toBe(202);
+    expect(messages[0]?.project).toMatchObject({ id: project.id, path: project.path });
+  });
+
+  it("a pipeline whose project has no id", async () => {
+    const { token } = await registerNamespace({ namespace: "shapes-ns" });
+    const pl = pipeline({ id: 6202, path: "shapes-ns/app" }) as Record<string, unknown>;
+    const { id: _id, ...projectWithoutId } = pl.project as Record<string, unknown>;
+    const { res } = await attempt({
+      token,
+      event: "Pipeline Hook",
+      body: { ...pl, project: projectWithoutId },
+    });
+    expect(res.status).toBe(202);
   });
 });
