@@ -153,3 +153,22 @@ describe("a fork's merge request", () => {
     expect(notes.map((c) => c.path)).toEqual(["/api/v4/projects/42/merge_requests/7/notes"]);
   });
 });
+
+describe("reactions", () => {
+  it.each([
+    ["an MR note", "merge_request", "merge_requests"],
+    ["an issue note", "issue", "issues"],
+  ] as const)("award an emoji on %s", async (_name, type, segment) => {
+    const g = await gitlab();
+    const { id, message } = await submit("/gitlab/reactions", {
+      instance_url: g.url,
+      project: 42,
+      target: { type, iid: 7, note_id: 1244 },
+      name: "thumbsup",
+    });
+    await run([message]);
+    expect((await state(id)).state).toBe("done");
+    const calls = (await g.calls()).map((c) => c.path);
+    expect(calls).toEqual([`/api/v4/projects/42/${segment}/7/notes/1244/award_emoji`]);
+  });
+});
