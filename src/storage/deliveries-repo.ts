@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { AttemptRecord, Finish } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
-import { claimKeyStatement, SAME_SENDER_NEW_EVENT } from "./delivery-claims";
+import { claimKeyStatement, countOutcomeStatement, SAME_SENDER_NEW_EVENT } from "./delivery-claims";
 import { beginReplay, type ReplayStart, staleDeliveries } from "./delivery-replay";
 import {
   type AttemptRow,
@@ -101,6 +101,13 @@ export class DeliveriesRepo {
           hashClaim,
           message.ingress_ms ?? null,
         ),
+      // Counted once, when the insert just above made it a duplicate.
+      countOutcomeStatement(this.db, {
+        now,
+        outcome: "duplicate",
+        deliveryId: message.delivery_id,
+        also: "EXISTS (SELECT 1 FROM deliveries WHERE id = ?3 AND status = 'duplicate')",
+      }),
       this.db
         .prepare(
           `UPDATE deliveries SET lease_owner = ?2, lease_until = ?3
@@ -118,9 +125,9 @@ export class DeliveriesRepo {
         .prepare("SELECT ?1 IS NULL OR EXISTS (SELECT 1 FROM registrations WHERE id = ?1) AS ok")
         .bind(registrationId),
     ]);
-    const delivery = deliveryRow.parse(results[4]?.results[0]);
-    const targets = z.array(targetRow).parse(results[5]?.results ?? []);
-    const registered = z.object({ ok: z.number() }).parse(results[6]?.results[0]).ok === 1;
+    const delivery = deliveryRow.parse(results[5]?.results[0]);
+    const targets = z.array(targetRow).parse(results[6]?.results ?? []);
+    const registered = z.object({ ok: z.number() }).parse(results[7]?.results[0]).ok === 1;
     return { delivery, targets, leased: delivery.lease_owner === lease.owner, registered };
   }
 
@@ -212,8 +219,10 @@ export class DeliveriesRepo {
           leaseOwner,
         ),
     );
+    // Counted only when the update above applied.
+    statements.push(countOutcomeStatement(this.db, { now, outcome: finish.status }));
     const results = await this.db.batch(statements);
-    return (results.at(-1)?.meta.changes ?? 0) > 0;
+    return (results.at(-2)?.meta.changes ?? 0) > 0;
   }
 
   async get(id: string): Promise<DeliveryRow | null> {

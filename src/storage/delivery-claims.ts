@@ -31,3 +31,25 @@ export function claimKeyStatement(
     )
     .bind(key, deliveryId, now, expiredBefore);
 }
+
+/**
+ * One more `outcome` in this minute's count (the console's chart), only when the statement
+ * just before it in the batch changed a row: `changes()` is that statement's (one batch,
+ * one connection). `also` narrows it further (SQL over ?3, the delivery id).
+ */
+export function countOutcomeStatement(
+  db: D1Database,
+  input: { now: number; outcome: string; deliveryId?: string; also?: string },
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO outcome_counts (minute, outcome, count)
+       SELECT ?1, ?2, 1 WHERE changes() > 0 ${input.also ? `AND ${input.also}` : ""}
+       ON CONFLICT (minute, outcome) DO UPDATE SET count = count + 1`,
+    )
+    .bind(
+      Math.floor(input.now / 60_000),
+      input.outcome,
+      ...(input.also ? [input.deliveryId ?? null] : []),
+    );
+}

@@ -83,11 +83,12 @@ export class StatsRepo {
     };
   }
 
-  /** Drops ignored-event counts older than `cutoff` (the retention purge). */
+  /** Drops per-minute counts older than `cutoff` (the retention purge). */
   async purge(cutoff: number): Promise<void> {
-    await this.db
-      .prepare("DELETE FROM ignored_counts WHERE minute < ?1")
-      .bind(Math.floor(cutoff / 60_000))
-      .run();
+    await this.db.batch(
+      ["ignored_counts", "outcome_counts"].map((table) =>
+        this.db.prepare(`DELETE FROM ${table} WHERE minute < ?1`).bind(Math.floor(cutoff / 60_000)),
+      ),
+    );
   }
 }
