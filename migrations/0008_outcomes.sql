@@ -8,3 +8,6 @@ CREATE TABLE outcome_counts (
   count INTEGER NOT NULL,
   PRIMARY KEY (minute, outcome)
 );
+
+-- The console lists failed feedback newest first.
+CREATE INDEX feedback_state ON feedback (state, seq);

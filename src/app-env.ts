@@ -4,6 +4,7 @@ import type { DeliveriesRepo } from "./storage/deliveries-repo";
 import type { FeedbackRepo } from "./storage/feedback-repo";
 import type { InboxRepo } from "./storage/inbox-repo";
 import type { InstancesRepo } from "./storage/instances-repo";
+import type { OverviewRepo } from "./storage/overview-repo";
 import type { ProjectsRepo } from "./storage/projects-repo";
 import type { SealedSecretsRepo } from "./storage/sealed-secrets-repo";
 import type { StatsRepo } from "./storage/stats-repo";
@@ -15,6 +16,7 @@ export type Repos = {
   feedback: FeedbackRepo;
   inbox: InboxRepo;
   instances: InstancesRepo;
+  overview: OverviewRepo;
   projects: ProjectsRepo;
   sealedSecrets: SealedSecretsRepo;
   stats: StatsRepo;

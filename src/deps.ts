@@ -16,6 +16,7 @@ import { DeliveriesRepo } from "./storage/deliveries-repo";
 import { FeedbackRepo } from "./storage/feedback-repo";
 import { InboxRepo } from "./storage/inbox-repo";
 import { InstancesRepo } from "./storage/instances-repo";
+import { OverviewRepo } from "./storage/overview-repo";
 import { ProjectsRepo } from "./storage/projects-repo";
 import { SealedSecretsRepo } from "./storage/sealed-secrets-repo";
 import { StatsRepo } from "./storage/stats-repo";
@@ -28,6 +29,7 @@ export function repos(db: D1Database): Repos {
     feedback: new FeedbackRepo(db),
     inbox: new InboxRepo(db),
     instances: new InstancesRepo(db),
+    overview: new OverviewRepo(db),
     projects: new ProjectsRepo(db),
     sealedSecrets: new SealedSecretsRepo(db),
     stats: new StatsRepo(db),

@@ -8,6 +8,7 @@ import { registerDeliveryRoutes } from "./deliveries-routes";
 import { registerFeedbackAdminRoutes } from "./feedback-admin-routes";
 import { registerInstanceRoutes } from "./instances-routes";
 import { registerMaintenanceRoutes } from "./maintenance-routes";
+import { registerOverviewRoutes } from "./overview-routes";
 import { registerProjectRoutes } from "./projects-routes";
 import { registerStatsRoutes } from "./stats-routes";
 
@@ -26,6 +27,7 @@ export function createAdminApp(extra: ((admin: ApiApp) => void)[] = []): ApiApp 
   registerProjectRoutes(admin);
   registerDeliveryRoutes(admin);
   registerStatsRoutes(admin);
+  registerOverviewRoutes(admin);
   registerFeedbackAdminRoutes(admin);
   registerMaintenanceRoutes(admin);
   for (const register of extra) {
