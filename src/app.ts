@@ -6,6 +6,7 @@ import { configProblems, readConfig } from "./config";
 import { createConnectApi } from "./connect/connect-api";
 import { createConnectPage } from "./connect/connect-page";
 import { registerHookHealthRoutes } from "./connect/hook-health";
+import { createConsoleApp } from "./console/console-routes";
 import { repos } from "./deps";
 import { AppError, renderError } from "./errors";
 import { createFeedbackApp } from "./feedback/feedback-routes";
@@ -46,7 +47,10 @@ export function createApp(): Hono<AppEnv> {
     return c.json(problems.length === 0 ? { status: "ok" } : { status: "degraded", problems });
   });
   registerWebhookRoutes(app);
-  app.route("/admin", createAdminApp([registerHookHealthRoutes]));
+  const admin = createAdminApp([registerHookHealthRoutes]);
+  app.route("/admin", admin);
+  // The console reads and acts through the admin API, with the whole app's middleware.
+  app.route("/console", createConsoleApp({ request: (...args) => app.request(...args) }));
   app.route("/api/v1", createFeedbackApp());
   app.route("/connect/api", createConnectApi());
   app.route("/connect", createConnectPage());

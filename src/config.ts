@@ -31,6 +31,9 @@ const configSchema = z.object({
     .transform((v) => v ?? "14")
     .pipe(z.coerce.number<string>().int().min(1).max(365)),
   ALLOW_HTTP_INSTANCES: optionalText.transform((v) => v === "true"),
+  /** Cloudflare Access in front of /console: the team domain and the application's audience. */
+  ACCESS_TEAM_DOMAIN: optionalText.pipe(z.url().optional()),
+  ACCESS_AUD: optionalText,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -5,6 +5,7 @@
 import { type ApiApp, createApiApp } from "../api-app";
 import { readConfig } from "../config";
 import { registerDeliveryRoutes } from "./deliveries-routes";
+import { registerDeliveryBodyRoute } from "./delivery-body-route";
 import { registerFeedbackAdminRoutes } from "./feedback-admin-routes";
 import { registerInstanceRoutes } from "./instances-routes";
 import { registerMaintenanceRoutes } from "./maintenance-routes";
@@ -26,6 +27,7 @@ export function createAdminApp(extra: ((admin: ApiApp) => void)[] = []): ApiApp 
   registerInstanceRoutes(admin);
   registerProjectRoutes(admin);
   registerDeliveryRoutes(admin);
+  registerDeliveryBodyRoute(admin);
   registerStatsRoutes(admin);
   registerOverviewRoutes(admin);
   registerFeedbackAdminRoutes(admin);

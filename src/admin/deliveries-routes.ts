@@ -11,6 +11,7 @@ import type { WebhookMessage } from "../domain/queue-message";
 import { AppError } from "../errors";
 import { sendStored } from "../events/enqueue";
 import { sendInBatches } from "../events/send-batches";
+import { RELAYED_KINDS } from "../gitlab/event-kinds";
 import { log } from "../lib/logger";
 import { isoOrNull } from "../lib/time";
 import { errorResponses, idParam, json } from "../openapi";
@@ -33,6 +34,7 @@ const time = z
 const filterSchema = z.object({
   project_id: z.coerce.number().int().positive().optional(),
   status: z.enum(DELIVERY_STATUSES).optional(),
+  kind: z.enum(RELAYED_KINDS).optional(),
   since: time.optional().openapi({ description: "received at or after (ISO 8601)" }),
   until: time.optional().openapi({ description: "received before (ISO 8601)" }),
 });
@@ -52,9 +54,14 @@ const bulkReplayBody = z
     status: z
       .enum(DELIVERY_STATUSES)
       .openapi({ description: "required: which deliveries to replay" }),
+    kind: z.enum(RELAYED_KINDS).optional(),
     since: time.optional(),
     until: time.optional(),
     limit: z.number().int().min(1).max(1000).default(100),
+    dry_run: z
+      .boolean()
+      .default(false)
+      .openapi({ description: "only count what would be replayed (the console's confirmation)" }),
   })
   .strict();
 
@@ -207,6 +214,7 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
               replayed: z.number().int(),
               failed: z.number().int(),
               failed_ids: z.array(z.string()),
+              would_replay: z.number().int().optional().openapi({ description: "with dry_run" }),
             }),
           ),
         },
@@ -217,6 +225,9 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
       const input = c.req.valid("json");
       const repo = c.var.repos.deliveries;
       const rows = (await repo.list(toFilter(input), input.limit)).reverse();
+      if (input.dry_run) {
+        return c.json({ replayed: 0, failed: 0, failed_ids: [], would_replay: rows.length }, 202);
+      }
       const items: { ref: string; message: WebhookMessage }[] = [];
       const failedIds: string[] = [];
       for (const row of rows) {

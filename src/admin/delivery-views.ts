@@ -94,12 +94,14 @@ export function decodeCursor(cursor: string): { receivedAt: number; id: string }
 export function toFilter(input: {
   project_id?: number | undefined;
   status?: DeliveryFilter["status"];
+  kind?: string | undefined;
   since?: number | undefined;
   until?: number | undefined;
 }): DeliveryFilter {
   return {
     projectId: input.project_id,
     status: input.status,
+    kind: input.kind,
     since: input.since,
     until: input.until,
   };

@@ -3,44 +3,10 @@
  * JavaScript (the OAuth sign-in is a redirect), labelled fields, one heading per page, and
  * status text rather than colour alone. Hono JSX escapes every interpolated value.
  */
-import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
+import { Layout } from "../pages";
 import type { ConnectReport } from "./connect-flow";
 import type { DisconnectReport } from "./disconnect-flow";
-
-const STYLE = `
-body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
-h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
-label{display:block;font-weight:600;margin-top:1rem}
-input[type=url],input[type=password]{width:100%;padding:.5rem;font:inherit;box-sizing:border-box}
-button{margin:1rem .5rem 0 0;padding:.5rem 1rem;font:inherit;cursor:pointer}
-.hint{color:#555;font-size:.9rem;margin:.2rem 0}
-ol.steps li{margin:.4rem 0}.ok::before{content:"✔ "}.warn::before{content:"⚠ "}.bad::before{content:"✘ "}
-.ok{color:#135e13}.warn{color:#7a4b00}.bad{color:#9b1c1c}
-.box{border:1px solid #ccc;border-radius:6px;padding:1rem;margin-top:1rem}
-`;
-
-export function Layout(props: { title: string; refreshTo?: string; children: Child }) {
-  return (
-    <>
-      {raw("<!doctype html>")}
-      <html lang="en">
-        <head>
-          <meta charset="utf-8" />
-          <meta name="viewport" content="width=device-width, initial-scale=1" />
-          {props.refreshTo ? (
-            <meta http-equiv="refresh" content={`3; url=${props.refreshTo}`} />
-          ) : null}
-          <title>{props.title} · Packit GitLab relay</title>
-          <style>{STYLE}</style>
-        </head>
-        <body>
-          <main>{props.children}</main>
-        </body>
-      </html>
-    </>
-  );
-}
 
 export type InstanceChoice = { url: string; oauth: boolean };
 

@@ -26,19 +26,19 @@ export function maskString(value: string): string {
   return masked;
 }
 
-export function redact(value: unknown, depth = 0): unknown {
+export function redact(value: unknown, depth = 0, maxDepth = 4): unknown {
   if (typeof value === "string") {
     return maskString(value);
   }
-  if (depth > 4 || value === null || typeof value !== "object") {
+  if (depth > maxDepth || value === null || typeof value !== "object") {
     return value;
   }
   if (Array.isArray(value)) {
-    return value.map((item) => redact(item, depth + 1));
+    return value.map((item) => redact(item, depth + 1, maxDepth));
   }
   const out: LogFields = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_FIELD.test(key) ? "[REDACTED]" : redact(item, depth + 1);
+    out[key] = SECRET_FIELD.test(key) ? "[REDACTED]" : redact(item, depth + 1, maxDepth);
   }
   return out;
 }

@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { AttemptRecord, Finish } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
 import { claimKeyStatement, countOutcomeStatement, SAME_SENDER_NEW_EVENT } from "./delivery-claims";
+import { listDeliveries } from "./delivery-log-query";
 import { beginReplay, type ReplayStart, staleDeliveries } from "./delivery-replay";
 import {
   type AttemptRow,
@@ -250,30 +251,13 @@ export class DeliveriesRepo {
   }
 
   /** Newest first; `before` is the (received_at, id) cursor of the previous page's last row. */
-  async list(
+  /** See delivery-log-query.ts: newest first, keyset pagination, an index per filter. */
+  list(
     filter: DeliveryFilter,
     limit: number,
     before?: { receivedAt: number; id: string },
   ): Promise<DeliveryRow[]> {
-    const { results } = await this.db
-      .prepare(
-        `SELECT * FROM deliveries
-         WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR status = ?2)
-           AND (?3 IS NULL OR received_at >= ?3) AND (?4 IS NULL OR received_at < ?4)
-           AND (?5 IS NULL OR received_at < ?5 OR (received_at = ?5 AND id < ?6))
-         ORDER BY received_at DESC, id DESC LIMIT ?7`,
-      )
-      .bind(
-        filter.projectId ?? null,
-        filter.status ?? null,
-        filter.since ?? null,
-        filter.until ?? null,
-        before?.receivedAt ?? null,
-        before?.id ?? null,
-        limit,
-      )
-      .all();
-    return z.array(deliveryRow).parse(results);
+    return listDeliveries(this.db, filter, limit, before);
   }
 
   /** See `staleDeliveries` in delivery-replay.ts. */

@@ -53,6 +53,7 @@ export type AttemptRow = z.infer<typeof attemptRow>;
 export type DeliveryFilter = {
   projectId?: number | undefined;
   status?: DeliveryStatus | undefined;
+  kind?: string | undefined;
   since?: number | undefined;
   until?: number | undefined;
 };
