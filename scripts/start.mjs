@@ -198,6 +198,7 @@ if (await ready()) {
       `and "Sign in with GitLab", or paste the access token ${LOCAL_GITLAB.maintainerToken}.\n` +
       "GitLab's hook test then reaches the relay and the packit-service stand-in.\n",
   );
+  console.log(`The console: ${RELAY}/console, signed in with ADMIN_TOKEN from .dev.vars.\n`);
 } else {
   console.error("the relay did not come up on time");
 }
