@@ -7,13 +7,12 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { createApiApp } from "../api-app";
 import type { AppEnv } from "../app-env";
-import { audit } from "../audit";
 import { connectDeps } from "../deps";
 import { webhookUrlFor } from "../domain/webhook-paths";
 import { AppError } from "../errors";
 import { errorResponses, json } from "../openapi";
 import { connect } from "./connect-flow";
-import { connectionStatus, statusTicket } from "./connection-status";
+import { auditConnect, auditDisconnect, connectionStatus, statusTicket } from "./connection-status";
 import { disconnect } from "./disconnect-flow";
 
 const credentials = {
@@ -120,14 +119,7 @@ export function createConnectApi(): OpenAPIHono<AppEnv> {
         grantBot: input.grant_bot,
         webhookUrl: webhookUrlFor(c.req.url),
       });
-      audit(c, "connect", {
-        project_registration_id: report.registration_id,
-        instance_url: report.instance_url,
-        path: report.path,
-        mode: report.mode,
-        gitlab_user: report.connected_by,
-        bot_access: report.bot.state,
-      });
+      auditConnect(c, report);
       const ticket = await statusTicket(c.env, report.registration_id);
       return c.json({ ...report, status_url: statusUrl(c, ticket) }, 201);
     },
@@ -163,12 +155,7 @@ export function createConnectApi(): OpenAPIHono<AppEnv> {
         credential: input.gitlab_token,
         webhookUrl: webhookUrlFor(c.req.url),
       });
-      audit(c, "disconnect", {
-        instance_url: report.instance_url,
-        path: report.path,
-        gitlab_user: report.disconnected_by,
-        hooks_removed: report.hooks_removed,
-      });
+      auditDisconnect(c, report);
       return c.json(report, 200);
     },
   );

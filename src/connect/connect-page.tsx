@@ -12,7 +12,6 @@ import { csrf } from "hono/csrf";
 import { secureHeaders } from "hono/secure-headers";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
-import { audit } from "../audit";
 import { readConfig } from "../config";
 import { connectDeps } from "../deps";
 import { webhookUrlFor } from "../domain/webhook-paths";
@@ -22,7 +21,7 @@ import { limitAttempts } from "./connect-api";
 import { type ConnectReport, connect } from "./connect-flow";
 import { locate } from "./connect-target";
 import { ConnectForm, DisconnectedPage, ErrorPage, ReportPage, StatusPage } from "./connect-views";
-import { connectionStatus, statusTicket } from "./connection-status";
+import { auditConnect, auditDisconnect, connectionStatus, statusTicket } from "./connection-status";
 import { disconnect } from "./disconnect-flow";
 import { authorizeUrl, exchangeCode, oauthApp, pkce, revokeToken } from "./oauth";
 import { FLOW_PURPOSE, flowClaims, seal, unseal } from "./sealed-state";
@@ -68,14 +67,7 @@ const redirectUri = (c: Context<AppEnv>) => `${new URL(c.req.url).origin}/connec
 const isHttps = (c: Context<AppEnv>) => new URL(c.req.url).protocol === "https:";
 
 async function showReport(c: Context<AppEnv>, report: ConnectReport) {
-  audit(c, "connect", {
-    project_registration_id: report.registration_id,
-    instance_url: report.instance_url,
-    path: report.path,
-    mode: report.mode,
-    gitlab_user: report.connected_by,
-    bot_access: report.bot.state,
-  });
+  auditConnect(c, report);
   const ticket = await statusTicket(c.env, report.registration_id);
   c.status(201);
   return c.html(<ReportPage report={report} statusPath={`/connect/status/${ticket}`} />);
@@ -128,12 +120,7 @@ export function createConnectPage(): Hono<AppEnv> {
           credential: input.gitlab_token,
           webhookUrl,
         });
-        audit(c, "disconnect", {
-          instance_url: report.instance_url,
-          path: report.path,
-          gitlab_user: report.disconnected_by,
-          hooks_removed: report.hooks_removed,
-        });
+        auditDisconnect(c, report);
         return c.html(<DisconnectedPage report={report} />);
       }
       if (input.action === "token") {

@@ -5,9 +5,12 @@
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
+import { audit } from "../audit";
 import { readConfig } from "../config";
 import { AppError } from "../errors";
 import { isoOrNull } from "../lib/time";
+import type { ConnectReport } from "./connect-flow";
+import type { DisconnectReport } from "./disconnect-flow";
 import { seal, TICKET_PURPOSE, ticketClaims, unseal } from "./sealed-state";
 
 const TICKET_TTL_SECONDS = 3600;
@@ -47,4 +50,25 @@ export async function connectionStatus(c: Context<AppEnv>, ticket: string) {
     test_result: connection.test_result,
     bot_access: connection.bot_access,
   };
+}
+
+/** The audit line of a connect (page or API): who proved what, and what was installed. */
+export function auditConnect(c: Context<AppEnv>, report: ConnectReport): void {
+  audit(c, "connect", {
+    project_registration_id: report.registration_id,
+    instance_url: report.instance_url,
+    path: report.path,
+    mode: report.mode,
+    gitlab_user: report.connected_by,
+    bot_access: report.bot.state,
+  });
+}
+
+export function auditDisconnect(c: Context<AppEnv>, report: DisconnectReport): void {
+  audit(c, "disconnect", {
+    instance_url: report.instance_url,
+    path: report.path,
+    gitlab_user: report.disconnected_by,
+    hooks_removed: report.hooks_removed,
+  });
 }

@@ -5,14 +5,9 @@
  * as 503 for the caller to retry.
  */
 import { z } from "zod";
-import { AppError } from "../errors";
-import { decrypt } from "../lib/crypto";
-import { apiTokenContext } from "../lib/secret-contexts";
 import { TtlCache } from "../lib/ttl-cache";
-import { USER_AGENT } from "../version";
-import type { LookupInstance } from "./project-lookup";
+import { instanceGet, type LookupDeps, type LookupInstance, unconfirmed } from "./instance-get";
 
-const TIMEOUT_MS = 5_000;
 const answerSchema = z.object({
   iid: z.number().int(),
   project_id: z.number().int(),
@@ -26,47 +21,20 @@ export type MergeRequestSource = (
   iid: number,
 ) => Promise<number | null>;
 
-export function gitlabMergeRequestSource(deps: {
-  encryptionKey: string | undefined;
-  fetcher: typeof fetch;
-  now: () => number;
-}): MergeRequestSource {
+export function gitlabMergeRequestSource(deps: LookupDeps): MergeRequestSource {
   return async (instance, projectId, iid) => {
     const key = `${instance.id}|${instance.url}|${projectId}|${iid}`;
     const cached = cache.get(key, deps.now());
     if (cached !== undefined) {
       return cached;
     }
-    const unavailable = (reason: string, cause?: unknown) =>
-      new AppError(
-        "unavailable",
-        `GitLab could not confirm the merge request: ${reason}`,
-        { "Retry-After": "60" },
-        { cause },
-      );
-    if (!instance.api_token_enc || !deps.encryptionKey) {
-      throw unavailable("the instance has no API token");
-    }
-    const token = await decrypt(
-      deps.encryptionKey,
-      instance.api_token_enc,
-      apiTokenContext(instance.id),
-    ).catch((err) => {
-      throw unavailable("the instance's API token cannot be decrypted", err);
-    });
-    let response: Response;
-    try {
-      response = await deps.fetcher(
-        `${instance.url}/api/v4/projects/${projectId}/merge_requests/${iid}`,
-        {
-          headers: { "private-token": token, "user-agent": USER_AGENT, accept: "application/json" },
-          redirect: "manual",
-          signal: AbortSignal.timeout(TIMEOUT_MS),
-        },
-      );
-    } catch (err) {
-      throw unavailable("GitLab is unreachable", err);
-    }
+    const response = await instanceGet(
+      deps,
+      instance,
+      `/projects/${projectId}/merge_requests/${iid}`,
+      "merge request",
+    );
+    const unavailable = (reason: string) => unconfirmed("merge request", reason);
     if (response.status === 404) {
       await response.body?.cancel();
       cache.set(key, null, deps.now());

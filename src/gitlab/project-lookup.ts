@@ -1,21 +1,19 @@
 /**
  * Asks GitLab which path a project id has now, or which id a path has (`GET /projects/:id`,
- * the path URL-encoded), with the instance's API token. Used where only GitLab can settle who a project is: a registered project that
- * was renamed, and feedback for a project under a registered namespace. Answers are cached
+ * the path URL-encoded), with the instance's API token. Used where only GitLab can settle
+ * who a project is: a registered project that was renamed, a project named by id only under
+ * a namespace token, feedback for a project by path or under a registered namespace. Answers are cached
  * in the isolate (both kinds); failures are not, and surface as 503 for the caller to retry.
  */
 import { z } from "zod";
-import { AppError } from "../errors";
-import { decrypt } from "../lib/crypto";
 import { log } from "../lib/logger";
-import { apiTokenContext } from "../lib/secret-contexts";
 import { TtlCache } from "../lib/ttl-cache";
-import { USER_AGENT } from "../version";
+import { instanceGet, type LookupDeps, type LookupInstance, unconfirmed } from "./instance-get";
 
-const LOOKUP_TIMEOUT_MS = 5_000;
+export type { LookupInstance } from "./instance-get";
+
 const projectAnswer = z.object({ id: z.number().int(), path_with_namespace: z.string().min(1) });
 
-export type LookupInstance = { id: string; url: string; api_token_enc: string };
 export type ProjectPath = { found: true; path: string; id: number } | { found: false };
 /**
  * GitLab's answer for a project id, or for a full path (GitLab takes either, the path
@@ -32,49 +30,21 @@ export function forgetProjectPaths(): void {
   cache.clear();
 }
 
-function unavailable(reason: string, cause?: unknown): AppError {
-  return new AppError(
-    "unavailable",
-    `GitLab could not confirm the project: ${reason}`,
-    { "Retry-After": "60" },
-    { cause },
-  );
-}
+const unavailable = (reason: string) => unconfirmed("project", reason);
 
-export function gitlabProjectLookup(deps: {
-  encryptionKey: string | undefined;
-  fetcher: typeof fetch;
-  now: () => number;
-}): ProjectLookup {
+export function gitlabProjectLookup(deps: LookupDeps): ProjectLookup {
   return async (instance, project) => {
     const key = `${instance.id}|${instance.url}|${typeof project === "number" ? project : `path:${project.toLowerCase()}`}`;
     const cached = cache.get(key, deps.now());
     if (cached) {
       return cached;
     }
-    if (!instance.api_token_enc || !deps.encryptionKey) {
-      throw unavailable("the instance has no API token");
-    }
-    const token = await decrypt(
-      deps.encryptionKey,
-      instance.api_token_enc,
-      apiTokenContext(instance.id),
-    ).catch((err) => {
-      throw unavailable("the instance's API token cannot be decrypted", err);
-    });
-    let response: Response;
-    try {
-      response = await deps.fetcher(
-        `${instance.url}/api/v4/projects/${encodeURIComponent(project)}`,
-        {
-          headers: { "private-token": token, "user-agent": USER_AGENT, accept: "application/json" },
-          redirect: "manual",
-          signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
-        },
-      );
-    } catch (err) {
-      throw unavailable("GitLab is unreachable", err);
-    }
+    const response = await instanceGet(
+      deps,
+      instance,
+      `/projects/${encodeURIComponent(project)}`,
+      "project",
+    );
     let answer: ProjectPath;
     if (response.status === 404) {
       await response.body?.cancel();
