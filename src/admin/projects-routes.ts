@@ -112,9 +112,15 @@ export function registerProjectRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const repo = c.var.repos.projects;
-      const rows = await repo.list();
+      const [rows, connections] = await Promise.all([repo.list(), c.var.repos.connections.all()]);
       const projects = await Promise.all(
-        rows.map(async (row) => describeProject(row, await repo.listTokens(row.id))),
+        rows.map(async (row) => {
+          const connection = connections.get(row.id);
+          return {
+            ...describeProject(row, await repo.listTokens(row.id)),
+            connection: connection ? describeConnection(connection, []) : null,
+          };
+        }),
       );
       return c.json({ projects }, 200);
     },

@@ -145,10 +145,10 @@ export const projectSchema = z
     signed: z.boolean().openapi({ description: "whether a signing secret is registered" }),
     created_at: z.string(),
     tokens: z.array(tokenInfoSchema),
-    connection: connectionSchema
-      .nullable()
-      .optional()
-      .openapi({ description: "set when a maintainer connected it (GET one project only)" }),
+    connection: connectionSchema.nullable().optional().openapi({
+      description:
+        "set when a maintainer connected it; project_hooks are listed by GET /admin/projects/{id} only",
+    }),
   })
   .openapi("Project");
 

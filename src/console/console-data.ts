@@ -125,6 +125,14 @@ export const projects = z.object({
       instance_url: z.string(),
       project_id: n.nullable(),
       path: z.string(),
+      connection: z
+        .object({
+          verified_at: sn,
+          connected_by: z.string(),
+          hook_health: z.object({ alert_status: sn }),
+        })
+        .nullable()
+        .optional(),
       tokens: z.array(
         z.object({
           id: z.string(),

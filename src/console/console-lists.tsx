@@ -17,6 +17,7 @@ export async function ProjectsBody<E extends AppEnv>({ c, admin }: Input<E>) {
             <th scope="col">instance</th>
             <th scope="col">path</th>
             <th scope="col">kind</th>
+            <th scope="col">connected</th>
             <th scope="col">tokens (hint, state, last used)</th>
           </tr>
         </thead>
@@ -26,6 +27,20 @@ export async function ProjectsBody<E extends AppEnv>({ c, admin }: Input<E>) {
               <td>{p.instance_url}</td>
               <td>{p.path}</td>
               <td>{p.kind}</td>
+              <td>
+                {p.connection
+                  ? `by @${p.connection.connected_by}; ${
+                      p.connection.verified_at
+                        ? `verified ${p.connection.verified_at}`
+                        : "not verified yet"
+                    }${
+                      p.connection.hook_health.alert_status &&
+                      p.connection.hook_health.alert_status !== "executable"
+                        ? `; GitLab: ${p.connection.hook_health.alert_status}`
+                        : ""
+                    }`
+                  : "by ops (hand-configured hook)"}
+              </td>
               <td>
                 {p.tokens.map((t) => (
                   <div>

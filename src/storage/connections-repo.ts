@@ -41,6 +41,17 @@ export type ConnectionHookRow = z.input<typeof hookRow>;
 export class ConnectionsRepo {
   constructor(private readonly db: D1Database) {}
 
+  /** Every connection by registration (one per connected project or group: a small table). */
+  async all(): Promise<Map<string, ConnectionRow>> {
+    const { results } = await this.db.prepare("SELECT * FROM connections").all();
+    return new Map(
+      z
+        .array(connectionRow)
+        .parse(results)
+        .map((r) => [r.registration_id, r]),
+    );
+  }
+
   async get(registrationId: string): Promise<ConnectionRow | null> {
     const row = await this.db
       .prepare("SELECT * FROM connections WHERE registration_id = ?1")

@@ -165,6 +165,10 @@ describe("the pages", () => {
     for (const secret of [ADMIN_TOKEN, token, env.ENCRYPTION_KEY ?? "none"]) {
       expect(html).not.toContain(secret);
     }
+    const projects = await (await get("/console/projects", cookie)).text();
+    expect(projects).toContain("console/app");
+    expect(projects).toContain("by ops (hand-configured hook)");
+    expect(projects).not.toContain(token);
     const chart = await get("/console/assets/uplot.js", cookie);
     expect(chart.headers.get("content-type")).toContain("javascript");
     expect((await chart.text()).length).toBeGreaterThan(10_000);
