@@ -11,3 +11,19 @@ CREATE TABLE outcome_counts (
 
 -- The console lists failed feedback newest first.
 CREATE INDEX feedback_state ON feedback (state, seq);
+
+-- A circuit breaker per destination (packit, events): after consecutive transient failures
+-- the destination is left alone (deliveries park as retrying), one probe at a time tests it,
+-- and the first success closes it and re-drives what was parked. `version` makes every
+-- change a compare-and-set between concurrent consumers.
+CREATE TABLE circuits (
+  destination TEXT PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('closed', 'open', 'half_open')),
+  failures INTEGER NOT NULL,              -- consecutive transient failures
+  opened_at INTEGER,
+  retry_at INTEGER,                       -- open: when a probe may go
+  probe_until INTEGER,                    -- half_open: the probe's lease
+  open_count INTEGER NOT NULL,            -- opens in a row: the wait doubles
+  version INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);

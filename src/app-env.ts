@@ -1,4 +1,5 @@
 /** Hono typing shared by every route: the generated bindings and per-request variables. */
+import type { CircuitsRepo } from "./storage/circuits-repo";
 import type { ConnectionsRepo } from "./storage/connections-repo";
 import type { DeliveriesRepo } from "./storage/deliveries-repo";
 import type { FeedbackRepo } from "./storage/feedback-repo";
@@ -11,6 +12,7 @@ import type { StatsRepo } from "./storage/stats-repo";
 
 /** The D1 repositories, built once per request or batch by the composition root (deps.ts). */
 export type Repos = {
+  circuits: CircuitsRepo;
   connections: ConnectionsRepo;
   deliveries: DeliveriesRepo;
   feedback: FeedbackRepo;

@@ -42,8 +42,15 @@ export function createApp(): Hono<AppEnv> {
 
   // Degraded (still 200: the relay takes and stores events) when a setting is missing or
   // contradicts another; the reasons name settings, never their values.
-  app.get("/healthz", (c) => {
+  app.get("/healthz", async (c) => {
     const problems = configProblems(readConfig(c.env));
+    // A destination left alone by its circuit breaker is degraded service, not an outage.
+    const circuits = await c.var.repos.circuits.all().catch(() => []);
+    for (const circuit of circuits.filter((x) => x.state !== "closed")) {
+      problems.push(
+        `${circuit.destination.split(" ")[0]}: circuit ${circuit.state.replace("_", "-")} after ${circuit.failures} failures in a row; deliveries wait for a probe`,
+      );
+    }
     return c.json(problems.length === 0 ? { status: "ok" } : { status: "degraded", problems });
   });
   registerWebhookRoutes(app);

@@ -31,6 +31,17 @@ const configSchema = z.object({
     .transform((v) => v ?? "14")
     .pipe(z.coerce.number<string>().int().min(1).max(365)),
   ALLOW_HTTP_INSTANCES: optionalText.transform((v) => v === "true"),
+  /** Circuit breaker per destination: consecutive transient failures that open it, and how
+   * long it stays open first (doubling per failed probe, up to the maximum). */
+  CIRCUIT_FAILURES: optionalText
+    .transform((v) => v ?? "5")
+    .pipe(z.coerce.number<string>().int().min(1).max(1000)),
+  CIRCUIT_OPEN_SECONDS: optionalText
+    .transform((v) => v ?? "30")
+    .pipe(z.coerce.number<string>().int().min(1).max(3600)),
+  CIRCUIT_MAX_OPEN_SECONDS: optionalText
+    .transform((v) => v ?? "300")
+    .pipe(z.coerce.number<string>().int().min(1).max(86_400)),
   /** Cloudflare Access in front of /console: the team domain and the application's audience. */
   ACCESS_TEAM_DOMAIN: optionalText.pipe(z.url().optional()),
   ACCESS_AUD: optionalText,

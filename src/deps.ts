@@ -6,11 +6,12 @@
 import type { Repos } from "./app-env";
 import { readConfig } from "./config";
 import type { ConnectDeps } from "./connect/connect-flow";
-import type { ConsumerDeps } from "./delivery/consumer";
+import { type ConsumerDeps, LEASE_MS } from "./delivery/consumer";
 import type { EnqueueDeps } from "./events/enqueue";
 import type { FeedbackDeps } from "./feedback/feedback-deps";
 import { gitlabMergeRequestSource, type MergeRequestSource } from "./gitlab/merge-request-lookup";
 import { gitlabProjectLookup, type ProjectLookup } from "./gitlab/project-lookup";
+import { CircuitsRepo } from "./storage/circuits-repo";
 import { ConnectionsRepo } from "./storage/connections-repo";
 import { DeliveriesRepo } from "./storage/deliveries-repo";
 import { FeedbackRepo } from "./storage/feedback-repo";
@@ -24,6 +25,7 @@ import { StatsRepo } from "./storage/stats-repo";
 /** The D1 repositories over one database binding (cheap: they hold only the binding). */
 export function repos(db: D1Database): Repos {
   return {
+    circuits: new CircuitsRepo(db),
     connections: new ConnectionsRepo(db),
     deliveries: new DeliveriesRepo(db),
     feedback: new FeedbackRepo(db),
@@ -59,10 +61,22 @@ export function enqueueDeps(env: Env): EnqueueDeps {
 }
 
 export function consumerDeps(env: Env): ConsumerDeps {
+  const config = readConfig(env);
   return {
     deliveries: new DeliveriesRepo(env.DB),
     bodies: env.BODIES,
-    config: readConfig(env),
+    config,
+    circuits: {
+      circuits: new CircuitsRepo(env.DB),
+      queue: env.EVENTS_QUEUE,
+      settings: {
+        failures: config.CIRCUIT_FAILURES,
+        openMs: config.CIRCUIT_OPEN_SECONDS * 1000,
+        maxOpenMs: config.CIRCUIT_MAX_OPEN_SECONDS * 1000,
+      },
+      probeMs: LEASE_MS,
+      now: Date.now,
+    },
     fetcher: (input, init) => fetch(input, init),
     now: Date.now,
     random: Math.random,

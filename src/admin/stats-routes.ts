@@ -4,6 +4,7 @@ import type { ApiApp } from "../api-app";
 import { configProblems, readConfig } from "../config";
 import type { DeliveryStatus } from "../domain/delivery-state";
 import { percentile } from "../lib/percentile";
+import { isoOrNull } from "../lib/time";
 import { errorResponses, json } from "../openapi";
 import { security } from "./schemas";
 
@@ -20,6 +21,19 @@ const statsSchema = z
     config_problems: z
       .array(z.string())
       .openapi({ description: "settings missing or contradicting each other (as /healthz)" }),
+    circuits: z
+      .array(
+        z.object({
+          destination: z.string(),
+          state: z.enum(["closed", "open", "half_open"]),
+          failures: z.number().int(),
+          opened_at: z.string().nullable(),
+          next_probe_at: z.string().nullable(),
+        }),
+      )
+      .openapi({
+        description: "each destination's circuit breaker (open: left alone until a probe)",
+      }),
     destination_errors: z.array(z.object({ reason: z.string(), count: z.number().int() })).openapi({
       description:
         "deliveries refused because a destination setting names the wrong URL (a redirect, packit-service's 404)",
@@ -118,6 +132,13 @@ export function registerStatsRoutes(admin: ApiApp): void {
           since: new Date(since).toISOString(),
           config_problems: configProblems(readConfig(c.env)),
           destination_errors: destinationErrors.map((e) => ({ reason: e.reason, count: e.n })),
+          circuits: (await c.var.repos.circuits.all()).map((circuit) => ({
+            destination: circuit.destination,
+            state: circuit.state,
+            failures: circuit.failures,
+            opened_at: isoOrNull(circuit.opened_at),
+            next_probe_at: circuit.state === "closed" ? null : isoOrNull(circuit.retry_at),
+          })),
           ingress_ms: {
             count: ingressMs.length,
             p50: percentile(ingressMs, 50),

@@ -16,6 +16,7 @@ import { normalize } from "../events/normalize";
 import { eventContentHash } from "../gitlab/content-hash";
 import { log } from "../lib/logger";
 import type { DeliveriesRepo } from "../storage/deliveries-repo";
+import { admit, type CircuitDeps, drainParked, report } from "./circuit-gate";
 import { decideOutcome, needsAttempt, targetStatusOf } from "./delivery-outcome";
 import {
   configuredDestinations,
@@ -36,6 +37,7 @@ export type ConsumerDeps = {
   deliveries: DeliveriesRepo;
   bodies: Pick<R2Bucket, "get">;
   config: Config;
+  circuits: CircuitDeps;
   fetcher: typeof fetch;
   now: () => number;
   random: () => number;
@@ -182,12 +184,35 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
       records.push(record(destination, "skipped", "skipped", null, prepared.reason, 0));
       continue;
     }
+    // One circuit per destination and URL: a new URL starts closed.
+    const circuitKey = `${destination} ${destination === "packit" ? deps.config.PACKIT_SERVICE_URL : deps.config.EVENTS_URL}`;
+    const gate = await admit(deps.circuits, circuitKey);
+    if (gate.admission === "park") {
+      // The destination keeps failing: leave it alone, wait for the probe's verdict.
+      const probeAt = gate.circuit.retry_at ?? gate.circuit.probe_until ?? deps.now();
+      const waitSeconds = Math.max(60, Math.ceil((probeAt - deps.now()) / 1000));
+      records.push(
+        record(
+          destination,
+          "retrying",
+          "skipped",
+          null,
+          `circuit open: not called; next probe ${new Date(probeAt).toISOString()}`,
+          0,
+        ),
+      );
+      retryAfter = Math.max(retryAfter ?? 0, waitSeconds + Math.floor(deps.random() * 60));
+      continue;
+    }
     const result = await attempt(
       prepared.request,
       deps.fetcher,
       deps.now,
       destination === "packit" ? "PACKIT_SERVICE_URL" : "EVENTS_URL",
     );
+    if (await report(deps.circuits, gate.circuit, result.outcome, result.retryAfterSeconds)) {
+      await drainParked(deps.circuits, circuitKey, destination);
+    }
     records.push(
       record(
         destination,

@@ -1,0 +1,141 @@
+/**
+ * The circuit breakers at work (decisions in circuit.ts, state in D1 shared by every
+ * consumer): `admit` before calling a destination, `report` after. A closed circuit is read
+ * from an isolate cache (a few seconds), so a healthy destination costs no extra D1 read;
+ * every change is a compare-and-set. When a probe closes a circuit, the deliveries parked
+ * behind it are sent back to the queue at once (`drainParked`).
+ */
+import type { QueueMessage } from "../domain/queue-message";
+import { queueMessage } from "../domain/queue-message";
+import { sendInBatches } from "../events/send-batches";
+import { log } from "../lib/logger";
+import { TtlCache } from "../lib/ttl-cache";
+import type { CircuitsRepo } from "../storage/circuits-repo";
+import {
+  type Admission,
+  afterCall,
+  type Circuit,
+  type CircuitSettings,
+  changed,
+  closedCircuit,
+  admission as decide,
+  probing,
+} from "./circuit";
+import type { AttemptOutcome } from "./forward";
+
+/** How many parked deliveries one close re-drives; the rest follow their own retries. */
+const DRAIN_LIMIT = 1000;
+const cache = new TtlCache<string, Circuit>(16, 5_000);
+
+export type CircuitDeps = {
+  circuits: Pick<CircuitsRepo, "get" | "put" | "parked">;
+  queue: Pick<Queue<QueueMessage>, "sendBatch">;
+  settings: CircuitSettings;
+  /** How long a probe may take before another delivery may probe instead. */
+  probeMs: number;
+  now: () => number;
+};
+
+export function forgetCircuits(): void {
+  cache.clear();
+}
+
+async function read(deps: CircuitDeps, destination: string): Promise<Circuit> {
+  const fresh = (await deps.circuits.get(destination)) ?? closedCircuit(destination);
+  cache.set(destination, fresh, deps.now());
+  return fresh;
+}
+
+async function write(deps: CircuitDeps, next: Circuit): Promise<Circuit | null> {
+  if (!(await deps.circuits.put(next, deps.now()))) {
+    return null;
+  }
+  const written = { ...next, version: next.version + 1 };
+  cache.set(next.destination, written, deps.now());
+  return written;
+}
+
+export async function admit(
+  deps: CircuitDeps,
+  destination: string,
+): Promise<{ admission: Admission; circuit: Circuit }> {
+  const circuit = cache.get(destination, deps.now()) ?? (await read(deps, destination));
+  const verdict = decide(circuit, deps.now());
+  if (verdict !== "probe") {
+    return { admission: verdict, circuit };
+  }
+  // One probe at a time: whoever writes half-open first probes; the others park.
+  const probe = await write(deps, probing(circuit, deps.now(), deps.probeMs));
+  if (probe) {
+    log("info", "circuit half-open: probing", { destination });
+    return { admission: "probe", circuit: probe };
+  }
+  return { admission: "park", circuit: await read(deps, destination) };
+}
+
+/** Records a call's outcome; true when it closed an open circuit (the caller drains). */
+export async function report(
+  deps: CircuitDeps,
+  circuit: Circuit,
+  outcome: AttemptOutcome,
+  retryAfterSeconds: number | null,
+): Promise<boolean> {
+  let current = circuit;
+  for (let tries = 0; tries < 2; tries++) {
+    const next = afterCall(current, outcome, deps.now(), deps.settings, retryAfterSeconds);
+    if (!changed(current, next)) {
+      return false;
+    }
+    if (await write(deps, next)) {
+      if (next.state === "open" && current.state !== "open") {
+        log("warn", "circuit open: destination left alone until a probe", {
+          destination: next.destination,
+          failures: next.failures,
+          retry_at: new Date(next.retry_at ?? 0).toISOString(),
+        });
+      }
+      return current.state !== "closed" && next.state === "closed";
+    }
+    current = await read(deps, circuit.destination);
+  }
+  return false;
+}
+
+/** Sends the deliveries parked behind a circuit (`destination`'s) back to the queue at once. */
+export async function drainParked(
+  deps: CircuitDeps,
+  circuitKey: string,
+  destination: string,
+): Promise<number> {
+  const rows = await deps.circuits.parked(destination, deps.now(), DRAIN_LIMIT);
+  const items = rows.flatMap((row) => {
+    let stored: unknown = null;
+    try {
+      stored = JSON.parse(row.message);
+    } catch {
+      stored = null;
+    }
+    const parsed = queueMessage.safeParse(stored);
+    return parsed.success ? [{ ref: row.id, message: parsed.data }] : [];
+  });
+  let sent = 0;
+  await sendInBatches(
+    deps.queue,
+    items,
+    async (refs) => {
+      sent += refs.length;
+    },
+    async (refs, err) => {
+      // They keep their own retries; the stale-row sweep is the backstop.
+      log("warn", "could not re-drive parked deliveries", {
+        count: refs.length,
+        error: String(err),
+      });
+    },
+  );
+  log("info", "circuit closed: parked deliveries re-driven", {
+    destination: circuitKey,
+    count: sent,
+  });
+  return sent;
+}

@@ -1,0 +1,104 @@
+/**
+ * The circuit breaker through the real consumer and D1: an outage opens it after a few
+ * failures, deliveries then park without calling the destination, one probe tests it, and
+ * the probe's success re-drives every parked delivery at once, each delivered exactly once.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { admin, field, registerProject } from "../helpers/admin";
+import { capturingQueue, consume, ingest } from "../helpers/deliveries";
+import { destinations, newScope, received, script } from "../helpers/doubles";
+import { push } from "../helpers/gitlab-payloads";
+import { BASE, call } from "../helpers/relay";
+
+const PROJECT = { id: 7070, path: "circuit/app" };
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("a destination that keeps failing", () => {
+  it("is left alone once the circuit opens, probed once, and drained when it recovers", async () => {
+    const { token } = await registerProject({ projectId: PROJECT.id, path: PROJECT.path });
+    const scope = newScope();
+    const env = {
+      ...destinations(scope),
+      EVENTS_URL: "",
+      CIRCUIT_FAILURES: "3",
+      CIRCUIT_OPEN_SECONDS: "30",
+    };
+    const events = [];
+    for (let i = 0; i < 10; i++) {
+      events.push(
+        await ingest({
+          token,
+          event: "Push Hook",
+          body: push(PROJECT, { after: `c${i}`.padEnd(40, "3") }),
+        }),
+      );
+    }
+    // packit-service is down: the calls it gets answer 503 (three are all it will get).
+    await script(
+      scope,
+      Array.from({ length: 3 }, () => ({ status: 503 })),
+    );
+    for (const message of events) {
+      const result = await consume([{ body: message }], env);
+      expect(result.retryMessages).toHaveLength(1);
+    }
+    // Three calls opened the circuit; the other seven deliveries never called.
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(3);
+    const parked = await admin("GET", `/deliveries/${events[9]?.delivery_id}`);
+    expect(field(parked.body, "status")).toBe("retrying");
+    expect(field(parked.body, "attempts")).toBe(0);
+    expect(field<string>(parked.body, "destinations", 0, "last_error")).toMatch(/^circuit open/);
+    const stats = await admin("GET", "/stats");
+    expect(field<{ state: string }[]>(stats.body, "circuits")).toContainEqual(
+      expect.objectContaining({ state: "open" }),
+    );
+
+    const health = await call(new Request(`${BASE}/healthz`));
+    expect(await health.json()).toMatchObject({
+      status: "degraded",
+      problems: expect.arrayContaining([
+        expect.stringMatching(/^packit: circuit open after 3 failures/),
+      ]),
+    });
+
+    // Before retry_at nobody probes, even a new event.
+    const early = await ingest({
+      token,
+      event: "Push Hook",
+      body: push(PROJECT, { after: "d0".padEnd(40, "3") }),
+    });
+    await consume([{ body: early }], env);
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(3);
+
+    // packit-service is back; 31 s later the next delivery probes, succeeds, and the parked
+    // ones are sent to the queue at once.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 31_000);
+    const { queue, sent } = capturingQueue();
+    const probe = await ingest({
+      token,
+      event: "Push Hook",
+      body: push(PROJECT, { after: "e0".padEnd(40, "3") }),
+    });
+    const probed = await consume([{ body: probe }], { ...env, EVENTS_QUEUE: queue });
+    expect(probed.explicitAcks).toHaveLength(1);
+    const drained = sent.map((m) => m.delivery_id).sort();
+    expect(drained).toEqual([...events, early].map((m) => m.delivery_id).sort());
+    await consume(
+      sent.map((body) => ({ body })),
+      env,
+    );
+    vi.useRealTimers();
+
+    const forwarded = await received(scope, "/api/webhooks/gitlab");
+    // 3 failed calls, the probe, then each of the 11 parked deliveries exactly once.
+    expect(forwarded).toHaveLength(3 + 1 + 11);
+    for (const message of [...events, early]) {
+      const d = await admin("GET", `/deliveries/${message.delivery_id}`);
+      expect(field(d.body, "status")).toBe("delivered");
+    }
+  });
+});
