@@ -31,6 +31,31 @@ const configSchema = z.object({
     .transform((v) => v ?? "14")
     .pipe(z.coerce.number<string>().int().min(1).max(365)),
   ALLOW_HTTP_INSTANCES: optionalText.transform((v) => v === "true"),
+  /** Delivery timings (defaults as documented; tests and `npm run soak` shorten them). */
+  RETRY_BASE_SECONDS: optionalText
+    .transform((v) => v ?? "30")
+    .pipe(z.coerce.number<string>().int().min(1).max(3600)),
+  RETRY_CAP_SECONDS: optionalText
+    .transform((v) => v ?? "3600")
+    .pipe(
+      z.coerce
+        .number<string>()
+        .int()
+        .min(1)
+        .max(12 * 3600),
+    ),
+  RETRY_WINDOW_SECONDS: optionalText
+    .transform((v) => v ?? "86400")
+    .pipe(
+      z.coerce
+        .number<string>()
+        .int()
+        .min(60)
+        .max(7 * 86_400),
+    ),
+  FORWARD_TIMEOUT_SECONDS: optionalText
+    .transform((v) => v ?? "120")
+    .pipe(z.coerce.number<string>().int().min(1).max(840)),
   /** Circuit breaker per destination: consecutive transient failures that open it, and how
    * long it stays open first (doubling per failed probe, up to the maximum). */
   CIRCUIT_FAILURES: optionalText
@@ -48,6 +73,22 @@ const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** How a delivery is retried and how long one forward may take, from the configuration. */
+export function deliveryTimings(config: Config) {
+  const forwardTimeoutMs = config.FORWARD_TIMEOUT_SECONDS * 1000;
+  return {
+    backoff: {
+      baseSeconds: config.RETRY_BASE_SECONDS,
+      capSeconds: Math.max(config.RETRY_CAP_SECONDS, config.RETRY_BASE_SECONDS),
+    },
+    retryWindowMs: config.RETRY_WINDOW_SECONDS * 1000,
+    forwardTimeoutMs,
+    /** How long one copy of a message may forward before another copy may take over. */
+    leaseMs: 2 * forwardTimeoutMs + 30_000,
+  };
+}
+export type DeliveryTimings = ReturnType<typeof deliveryTimings>;
 
 const cache = new WeakMap<object, Config>();
 

@@ -4,9 +4,9 @@
  * handlers call these builders. Each capability declares the narrow deps it needs.
  */
 import type { Repos } from "./app-env";
-import { readConfig } from "./config";
+import { deliveryTimings, readConfig } from "./config";
 import type { ConnectDeps } from "./connect/connect-flow";
-import { type ConsumerDeps, LEASE_MS } from "./delivery/consumer";
+import type { ConsumerDeps } from "./delivery/consumer";
 import type { EnqueueDeps } from "./events/enqueue";
 import type { FeedbackDeps } from "./feedback/feedback-deps";
 import { gitlabMergeRequestSource, type MergeRequestSource } from "./gitlab/merge-request-lookup";
@@ -74,7 +74,7 @@ export function consumerDeps(env: Env): ConsumerDeps {
         openMs: config.CIRCUIT_OPEN_SECONDS * 1000,
         maxOpenMs: config.CIRCUIT_MAX_OPEN_SECONDS * 1000,
       },
-      probeMs: LEASE_MS,
+      probeMs: deliveryTimings(config).leaseMs,
       now: Date.now,
     },
     fetcher: (input, init) => fetch(input, init),

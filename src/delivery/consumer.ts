@@ -8,7 +8,7 @@
  * again (the destination gets the same Idempotency-Key / CloudEvent id). Between the record
  * and the ack, the message comes back, finds a finished delivery and is acked unforwarded.
  */
-import type { Config } from "../config";
+import { type Config, deliveryTimings } from "../config";
 import { type AttemptRecord, type DeliveryStatus, TERMINAL } from "../domain/delivery-state";
 import type { QueueDecision } from "../domain/queue-decision";
 import type { WebhookMessage } from "../domain/queue-message";
@@ -25,13 +25,11 @@ import {
   prepareEventsRequest,
   preparePackitRequest,
 } from "./destinations";
-import { attempt, FORWARD_TIMEOUT_MS } from "./forward";
+import { attempt } from "./forward";
 import { loadBody, packitRepoOf, readPayload } from "./stored-body";
 
 /** Two deliveries with the same content within this window are one event. */
 export const DEDUPE_WINDOW_MS = 24 * 3600 * 1000;
-/** How long one copy of a message may forward before another copy may take over. */
-export const LEASE_MS = 2 * FORWARD_TIMEOUT_MS + 30_000;
 
 export type ConsumerDeps = {
   deliveries: DeliveriesRepo;
@@ -66,7 +64,7 @@ async function claim(message: WebhookMessage, deps: ConsumerDeps, leaseOwner: st
     serialized: JSON.stringify(message),
     windowStart: now - DEDUPE_WINDOW_MS,
     now,
-    lease: { owner: leaseOwner, until: now + LEASE_MS },
+    lease: { owner: leaseOwner, until: now + deliveryTimings(deps.config).leaseMs },
   });
 }
 
@@ -209,6 +207,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
       deps.fetcher,
       deps.now,
       destination === "packit" ? "PACKIT_SERVICE_URL" : "EVENTS_URL",
+      deliveryTimings(deps.config).forwardTimeoutMs,
     );
     if (await report(deps.circuits, gate.circuit, result.outcome, result.retryAfterSeconds)) {
       await drainParked(deps.circuits, circuitKey, destination);
@@ -251,6 +250,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     firstAttemptAt: delivery.first_attempt_at,
     now,
     random: deps.random,
+    timings: deliveryTimings(deps.config),
   });
   await deps.deliveries.record({
     id,

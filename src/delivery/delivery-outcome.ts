@@ -4,9 +4,10 @@
  * message is acked or retried, and when. No bindings, no clock, no randomness of its own.
  */
 
+import type { DeliveryTimings } from "../config";
 import type { AttemptRecord, Finish, TargetStatus } from "../domain/delivery-state";
 import type { QueueDecision } from "../domain/queue-decision";
-import { backoffSeconds, RETRY_WINDOW_MS } from "../lib/backoff";
+import { backoffSeconds } from "../lib/backoff";
 import type { AttemptOutcome } from "./forward";
 
 /** What an attempt's outcome makes of its destination. */
@@ -33,9 +34,17 @@ export type OutcomeInput = {
   firstAttemptAt: number | null;
   now: number;
   random: () => number;
+  timings: Pick<DeliveryTimings, "backoff" | "retryWindowMs">;
 };
 
 export type Outcome = { records: AttemptRecord[]; finish: Finish; decision: QueueDecision };
+
+/** "24 hours", "10 minutes": the retry window as the dead reason says it. */
+function duration(ms: number): string {
+  const [size, unit] = ms >= 3_600_000 ? [3_600_000, "hour"] : [60_000, "minute"];
+  const count = Math.round(ms / size);
+  return `${count} ${unit}${count === 1 ? "" : "s"}`;
+}
 
 export function decideOutcome(input: OutcomeInput): Outcome {
   const { records, now } = input;
@@ -50,16 +59,25 @@ export function decideOutcome(input: OutcomeInput): Outcome {
   };
 
   if (states.includes("retrying")) {
-    if (now - (input.firstAttemptAt ?? now) >= RETRY_WINDOW_MS) {
+    if (now - (input.firstAttemptAt ?? now) >= input.timings.retryWindowMs) {
       return {
         records: records.map((r) =>
           r.targetStatus === "retrying" ? { ...r, targetStatus: "dead" } : r,
         ),
-        finish: { status: "dead", reason: "destinations kept failing for 24 hours", ...summary },
+        finish: {
+          status: "dead",
+          reason: `destinations kept failing for ${duration(input.timings.retryWindowMs)}`,
+          ...summary,
+        },
         decision: { action: "ack" },
       };
     }
-    const delaySeconds = backoffSeconds(input.attempts + 1, input.random, input.retryAfterSeconds);
+    const delaySeconds = backoffSeconds(
+      input.attempts + 1,
+      input.random,
+      input.retryAfterSeconds,
+      input.timings.backoff,
+    );
     return {
       records: [...records],
       finish: { status: "retrying", nextAttemptAt: now + delaySeconds * 1000, ...summary },

@@ -57,12 +57,13 @@ export async function attempt(
   fetcher: typeof fetch = fetch,
   now: () => number = Date.now,
   setting: "PACKIT_SERVICE_URL" | "EVENTS_URL" = "PACKIT_SERVICE_URL",
+  timeoutMs: number = FORWARD_TIMEOUT_MS,
 ): Promise<AttemptResult> {
   const started = now();
   try {
     const response = await fetcher(request, {
       redirect: "manual",
-      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const outcome = classifyStatus(response.status);
     // Read a little of the body for the log; always consume it to free the connection.
@@ -86,10 +87,10 @@ export async function attempt(
     return {
       outcome: "transient",
       statusCode: null,
-      error: timedOut ? `timeout after ${FORWARD_TIMEOUT_MS} ms` : truncate(String(err)),
+      error: timedOut ? `timeout after ${timeoutMs} ms` : truncate(String(err)),
       // A request given up on may still be in the destination's hands: wait at least as
       // long again before the next attempt.
-      retryAfterSeconds: timedOut ? FORWARD_TIMEOUT_MS / 1000 : null,
+      retryAfterSeconds: timedOut ? timeoutMs / 1000 : null,
       durationMs: now() - started,
     };
   }

@@ -2,9 +2,10 @@
  * Retry timing for deliveries: exponential backoff with full jitter, at least what the
  * destination asks for in Retry-After, within what Queues accepts as a delay. Pure.
  *
- * Schedule: attempt n waits random(0, min(1 h, 30 s × 2^(n-1))), so the ceiling grows
- * 30 s, 1 min, 2 min, ... and stays at 1 h from the 8th retry. A delivery keeps retrying
- * until 24 h have passed since its first attempt (RETRY_WINDOW_MS), then it is dead.
+ * Schedule (the defaults; RETRY_BASE_SECONDS and RETRY_CAP_SECONDS change them): attempt n
+ * waits random(0, min(1 h, 30 s × 2^(n-1))), so the ceiling grows 30 s, 1 min, 2 min, ... and
+ * stays at 1 h from the 8th retry. A delivery keeps retrying until 24 h (RETRY_WINDOW_SECONDS)
+ * have passed since its first attempt, then it is dead.
  * The queue's max_retries (100) is a safety net: 100 jittered retries average ~45 h.
  */
 
@@ -14,13 +15,20 @@ export const CAP_DELAY_SECONDS = 3600;
 export const MAX_DELAY_SECONDS = 12 * 3600;
 export const RETRY_WINDOW_MS = 24 * 3600 * 1000;
 
+export type BackoffPolicy = { baseSeconds: number; capSeconds: number };
+export const DEFAULT_BACKOFF: BackoffPolicy = {
+  baseSeconds: BASE_DELAY_SECONDS,
+  capSeconds: CAP_DELAY_SECONDS,
+};
+
 export function backoffSeconds(
   attempt: number,
   random: () => number,
   retryAfterSeconds: number | null = null,
+  policy: BackoffPolicy = DEFAULT_BACKOFF,
 ): number {
   const exponent = Math.min(Math.max(attempt, 1) - 1, 20);
-  const ceiling = Math.min(CAP_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** exponent);
+  const ceiling = Math.min(policy.capSeconds, policy.baseSeconds * 2 ** exponent);
   const jittered = Math.floor(random() * ceiling);
   return Math.min(Math.max(jittered, retryAfterSeconds ?? 0), MAX_DELAY_SECONDS);
 }

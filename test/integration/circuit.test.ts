@@ -102,3 +102,64 @@ describe("a destination that keeps failing", () => {
     }
   });
 });
+
+describe("delivery timings are configuration", () => {
+  it("the whole dead-letter path with short timings: retry, dead after the window, the DLQ, replay", async () => {
+    const { token } = await registerProject({ projectId: PROJECT.id + 1, path: "circuit/timed" });
+    const scope = newScope();
+    const env = {
+      ...destinations(scope),
+      EVENTS_URL: "",
+      RETRY_BASE_SECONDS: "1",
+      RETRY_CAP_SECONDS: "2",
+      RETRY_WINDOW_SECONDS: "60",
+      CIRCUIT_FAILURES: "100",
+    };
+    const body = (after: string) =>
+      push({ id: PROJECT.id + 1, path: "circuit/timed" }, { after: after.padEnd(40, "4") });
+    const first = await ingest({ token, event: "Push Hook", body: body("f1") });
+    await script(scope, [{ status: 503 }, { status: 503 }]);
+    await consume([{ body: first }], env);
+    const retrying = await admin("GET", `/deliveries/${first.delivery_id}`);
+    expect(field(retrying.body, "status")).toBe("retrying");
+    const wait =
+      Date.parse(field(retrying.body, "next_attempt_at")) -
+      Date.parse(field(retrying.body, "last_attempt_at"));
+    expect(wait).toBeLessThanOrEqual(1000);
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 61_000);
+    await consume([{ body: first, attempts: 2 }], env);
+    vi.useRealTimers();
+    const dead = await admin("GET", `/deliveries/${first.delivery_id}`);
+    expect(field(dead.body, "status")).toBe("dead");
+    expect(field(dead.body, "reason")).toBe("destinations kept failing for 1 minute");
+
+    // The queue gave up on another one: its dead-letter consumer records it dead too.
+    const second = await ingest({ token, event: "Push Hook", body: body("f2") });
+    await consume([{ body: second, attempts: 100 }], env, "packit-gitlab-relay-events-dlq");
+    expect(field((await admin("GET", `/deliveries/${second.delivery_id}`)).body, "status")).toBe(
+      "dead",
+    );
+
+    // packit-service is back: replaying the dead delivers both, once each.
+    const { queue, sent } = capturingQueue();
+    for (const message of [first, second]) {
+      const res = await admin("POST", `/deliveries/${message.delivery_id}/replay`, undefined, {
+        EVENTS_QUEUE: queue,
+      });
+      expect(res.status).toBe(202);
+    }
+    const before = (await received(scope, "/api/webhooks/gitlab")).length;
+    await consume(
+      sent.map((m) => ({ body: m })),
+      env,
+    );
+    for (const message of [first, second]) {
+      expect(field((await admin("GET", `/deliveries/${message.delivery_id}`)).body, "status")).toBe(
+        "delivered",
+      );
+    }
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(before + 2);
+  });
+});

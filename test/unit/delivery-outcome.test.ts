@@ -2,6 +2,11 @@ import { describe, expect, it } from "vitest";
 import { decideOutcome, needsAttempt, targetStatusOf } from "../../src/delivery/delivery-outcome";
 import type { AttemptRecord, TargetStatus } from "../../src/domain/delivery-state";
 
+/** The documented defaults (RETRY_BASE_SECONDS 30, RETRY_CAP_SECONDS 3600, a 24 h window). */
+const DEFAULT_TIMINGS = {
+  backoff: { baseSeconds: 30, capSeconds: 3600 },
+  retryWindowMs: 24 * 3600 * 1000,
+};
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 const HOUR = 3600_000;
 const half = () => 0.5;
@@ -118,6 +123,7 @@ describe("decideOutcome", () => {
       firstAttemptAt: row.firstAttemptAt ?? null,
       now: NOW,
       random: half,
+      timings: DEFAULT_TIMINGS,
     });
     expect(outcome.finish.status).toBe(row.status);
     expect(outcome.decision).toEqual(row.decision);
@@ -143,6 +149,7 @@ describe("decideOutcome", () => {
       firstAttemptAt: NOW - HOUR,
       now: NOW,
       random: half,
+      timings: DEFAULT_TIMINGS,
     });
     expect(outcome.finish).toMatchObject({
       attempted: true,
