@@ -62,10 +62,10 @@ const configSchema = z.object({
     .transform((v) => v ?? "5")
     .pipe(z.coerce.number<string>().int().min(1).max(1000)),
   CIRCUIT_OPEN_SECONDS: optionalText
-    .transform((v) => v ?? "30")
+    .transform((v) => v ?? "10")
     .pipe(z.coerce.number<string>().int().min(1).max(3600)),
   CIRCUIT_MAX_OPEN_SECONDS: optionalText
-    .transform((v) => v ?? "300")
+    .transform((v) => v ?? "20")
     .pipe(z.coerce.number<string>().int().min(1).max(86_400)),
   /** Cloudflare Access in front of /console: the team domain and the application's audience. */
   ACCESS_TEAM_DOMAIN: optionalText.pipe(z.url().optional()),
