@@ -1,6 +1,61 @@
 /** relayctl commands for instances, project and group registrations, and their tokens. */
+
+import { z } from "zod";
 import { createdProjectSchema } from "../src/admin/schemas";
-import { api, type Command, listOf, positiveInt, required, show, str } from "./cli-kit";
+import {
+  api,
+  CliError,
+  type Command,
+  type Ctx,
+  listOf,
+  positiveInt,
+  required,
+  show,
+  str,
+} from "./cli-kit";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const registrations = z.object({
+  projects: z.array(
+    z.object({
+      id: z.string(),
+      instance_url: z.string(),
+      project_id: z.number().nullable(),
+      path: z.string(),
+    }),
+  ),
+});
+
+/**
+ * A registration named as the operator has it at hand: its id, GitLab's project id, or the
+ * path (project or namespace); `--instance` narrows it to one instance.
+ */
+export async function registrationId(
+  ctx: Ctx,
+  ref: string | undefined,
+  instance: string | undefined,
+): Promise<string> {
+  const wanted = required(ref, "PROJECT (a registration id, a GitLab project id or a path)");
+  if (UUID.test(wanted)) {
+    return wanted;
+  }
+  const list = registrations.parse(await api(ctx, "GET", "/projects")).projects;
+  const matches = list.filter(
+    (p) =>
+      (!instance || p.instance_url === instance.replace(/\/+$/, "")) &&
+      (String(p.project_id) === wanted || p.path.toLowerCase() === wanted.toLowerCase()),
+  );
+  const [only, ...more] = matches;
+  if (!only) {
+    throw new CliError(`no registration matches ${wanted}${instance ? ` on ${instance}` : ""}`);
+  }
+  if (more.length > 0) {
+    throw new CliError(
+      `${wanted} matches ${matches.length} registrations (${matches.map((m) => m.instance_url).join(", ")}): add --instance URL`,
+    );
+  }
+  return only.id;
+}
 
 export const REGISTRATION_COMMANDS: Record<string, Command> = {
   "instances add": {
@@ -66,6 +121,36 @@ export const REGISTRATION_COMMANDS: Record<string, Command> = {
         await api(ctx, "PATCH", `/instances/${encodeURIComponent(required(id, "ID"))}`, body),
       );
       return 0;
+    },
+  },
+  "instances check": {
+    usage: "instances check ID",
+    summary:
+      "ask GitLab whether the API token works and whether each registered project is still where it was",
+    run: async ([id], _f, ctx) => {
+      const res = await api(
+        ctx,
+        "POST",
+        `/instances/${encodeURIComponent(required(id, "ID"))}/check`,
+      );
+      if (ctx.json) {
+        show(ctx, res);
+        return 0;
+      }
+      const check = z
+        .object({
+          credential: z.string(),
+          gitlab_user: z.string().nullable(),
+          projects: z.array(z.object({ path: z.string(), problem: z.string().nullable() })),
+        })
+        .parse(res);
+      ctx.io.out(
+        `API token: ${check.credential}${check.gitlab_user ? ` (@${check.gitlab_user})` : ""}`,
+      );
+      for (const p of check.projects.filter((x) => x.problem)) {
+        ctx.io.out(`warning: ${p.path}: ${p.problem}`);
+      }
+      return check.credential === "ok" || check.credential === "unreachable" ? 0 : 1;
     },
   },
   "instances remove": {
@@ -139,46 +224,45 @@ export const REGISTRATION_COMMANDS: Record<string, Command> = {
     },
   },
   "projects show": {
-    usage: "projects show ID",
-    summary: "show a registration and its tokens",
-    run: async ([id], _f, ctx) => {
-      show(ctx, await api(ctx, "GET", `/projects/${encodeURIComponent(required(id, "ID"))}`));
+    usage: "projects show PROJECT [--instance URL]",
+    summary: "show a registration (by id, GitLab project id or path), its tokens and connection",
+    flags: { instance: "string" },
+    run: async ([ref], flags, ctx) => {
+      const id = await registrationId(ctx, ref, str(flags, "instance"));
+      show(ctx, await api(ctx, "GET", `/projects/${encodeURIComponent(id)}`));
       return 0;
     },
   },
   "projects remove": {
-    usage: "projects remove ID",
+    usage: "projects remove PROJECT [--instance URL]",
     summary: "remove a registration; its tokens stop working",
-    run: async ([id], _f, ctx) => {
-      await api(ctx, "DELETE", `/projects/${encodeURIComponent(required(id, "ID"))}`);
+    flags: { instance: "string" },
+    run: async ([ref], flags, ctx) => {
+      const id = await registrationId(ctx, ref, str(flags, "instance"));
+      await api(ctx, "DELETE", `/projects/${encodeURIComponent(id)}`);
       show(ctx, { removed: id });
       return 0;
     },
   },
   "tokens rotate": {
-    usage: "tokens rotate PROJECT_ID [--grace SECONDS]",
+    usage: "tokens rotate PROJECT [--instance URL] [--grace SECONDS]",
     summary: "issue a new webhook token; earlier ones work for the grace period (default 24 h)",
-    flags: { grace: "string" },
-    run: async ([id], flags, ctx) => {
+    flags: { grace: "string", instance: "string" },
+    run: async ([ref], flags, ctx) => {
+      const id = await registrationId(ctx, ref, str(flags, "instance"));
       const grace = str(flags, "grace");
       const body = grace === undefined ? undefined : { grace_period_seconds: Number(grace) };
-      show(
-        ctx,
-        await api(
-          ctx,
-          "POST",
-          `/projects/${encodeURIComponent(required(id, "PROJECT_ID"))}/tokens`,
-          body,
-        ),
-      );
+      show(ctx, await api(ctx, "POST", `/projects/${encodeURIComponent(id)}/tokens`, body));
       return 0;
     },
   },
   "tokens revoke": {
-    usage: "tokens revoke PROJECT_ID TOKEN_ID",
+    usage: "tokens revoke PROJECT TOKEN_ID [--instance URL]",
     summary: "revoke a webhook token at once",
-    run: async ([id, tokenId], _f, ctx) => {
-      const path = `/projects/${encodeURIComponent(required(id, "PROJECT_ID"))}/tokens/${encodeURIComponent(required(tokenId, "TOKEN_ID"))}`;
+    flags: { instance: "string" },
+    run: async ([ref, tokenId], flags, ctx) => {
+      const id = await registrationId(ctx, ref, str(flags, "instance"));
+      const path = `/projects/${encodeURIComponent(id)}/tokens/${encodeURIComponent(required(tokenId, "TOKEN_ID"))}`;
       show(ctx, await api(ctx, "DELETE", path));
       return 0;
     },

@@ -7,6 +7,7 @@ import { readConfig } from "../config";
 import { registerDeliveryRoutes } from "./deliveries-routes";
 import { registerDeliveryBodyRoute } from "./delivery-body-route";
 import { registerFeedbackAdminRoutes } from "./feedback-admin-routes";
+import { registerInstanceCheckRoute } from "./instance-check-route";
 import { registerInstanceRoutes } from "./instances-routes";
 import { registerMaintenanceRoutes } from "./maintenance-routes";
 import { registerOverviewRoutes } from "./overview-routes";
@@ -25,6 +26,7 @@ export function createAdminApp(extra: ((admin: ApiApp) => void)[] = []): ApiApp 
     },
   });
   registerInstanceRoutes(admin);
+  registerInstanceCheckRoute(admin);
   registerProjectRoutes(admin);
   registerDeliveryRoutes(admin);
   registerDeliveryBodyRoute(admin);

@@ -161,6 +161,14 @@ export class InstancesRepo {
     }
   }
 
+  /** GitLab took the API token again (relayctl instances check): it is no longer broken. */
+  async clearCredentialBroken(id: string): Promise<void> {
+    await this.db
+      .prepare("UPDATE instances SET credential_broken_at = NULL WHERE id = ?1")
+      .bind(id)
+      .run();
+  }
+
   /** Refuses while projects still point at the instance: their tokens would dangle. */
   async delete(id: string): Promise<"ok" | "missing" | "in_use"> {
     const inUse = await this.db

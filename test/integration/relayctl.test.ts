@@ -341,3 +341,78 @@ describe("relayctl connect", () => {
     expect(field(json(moved.out), "oauth_client_id")).toBeNull();
   });
 });
+
+describe("relayctl finds projects and checks instances against GitLab", () => {
+  it("takes a project by registration id, GitLab id with --instance, or path", async () => {
+    const a = await gitlabWorld();
+    const b = await gitlabWorld();
+    for (const world of [a, b]) {
+      const res = await cli([
+        "projects",
+        "add",
+        "--instance",
+        world.instanceUrl,
+        "--project-id",
+        "10",
+        "--path",
+        "fedora/python-rpm",
+        "--json",
+      ]);
+      expect(res.code).toBe(0);
+    }
+    const ambiguous = await cli(["projects", "show", "fedora/python-rpm"]);
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.err).toMatch(/matches \d+ registrations .*add --instance URL/);
+    const byId = await cli(["projects", "show", "10", "--instance", a.instanceUrl, "--json"]);
+    expect(byId.code).toBe(0);
+    expect(field(json(byId.out), "instance_url")).toBe(a.instanceUrl);
+    const byPath = await cli([
+      "projects",
+      "show",
+      "FEDORA/python-rpm",
+      "--instance",
+      b.instanceUrl,
+      "--json",
+    ]);
+    expect(field(json(byPath.out), "instance_url")).toBe(b.instanceUrl);
+    const regId = field<string>(json(byPath.out), "id");
+    expect(field(json((await cli(["projects", "show", regId, "--json"])).out), "id")).toBe(regId);
+    expect((await cli(["projects", "show", "nope/nothing"])).err).toMatch(
+      /no registration matches nope\/nothing/,
+    );
+  });
+
+  it("instances check: a working token, a renamed project, and a refused token marked broken", async () => {
+    const world = await gitlabWorld();
+    await cli([
+      "projects",
+      "add",
+      "--instance",
+      world.instanceUrl,
+      "--project-id",
+      "10",
+      "--path",
+      "fedora/old-name",
+    ]);
+    const list = json((await cli(["instances", "list", "--json"])).out);
+    const id =
+      field<{ id: string; url: string }[]>(list, "instances").find(
+        (i) => i.url === world.instanceUrl,
+      )?.id ?? "";
+    const ok = await cli(["instances", "check", id]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain("API token: ok (@packit-bot)");
+    expect(ok.out).toContain("warning: fedora/old-name: GitLab calls it fedora/python-rpm now");
+
+    await cli(["instances", "update", id, "--token", "glpat-no-longer-valid"]);
+    const refused = await cli(["instances", "check", id]);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain("API token: refused");
+    const after = json((await cli(["instances", "list", "--json"])).out);
+    expect(
+      field<{ url: string; credential_ok: boolean }[]>(after, "instances").find(
+        (i) => i.url === world.instanceUrl,
+      )?.credential_ok,
+    ).toBe(false);
+  });
+});
