@@ -7,6 +7,8 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { createInterface } from "node:readline";
 import { LOCAL_GITLAB, startGitlabStandIn } from "./gitlab-stand-in.mjs";
 import {
   admin,
@@ -93,6 +95,12 @@ try {
 console.log(`GitLab stand-in listening on ${gitlab.instanceUrl}`);
 
 const port = new URL(RELAY).port;
+if (!(await portFree(Number(port)))) {
+  console.error(
+    `port ${port} is busy (another npm start?): stop it, or run PORT=8790 npm start to use another port.`,
+  );
+  process.exit(1);
+}
 // Its own process group, stopped as a whole on Ctrl-C (scripts/process-group.mjs): no
 // wrangler or workerd outlives `npm start`. stdin is not passed on, so wrangler's hotkeys
 // are off; Ctrl-C stops everything.
@@ -117,8 +125,30 @@ const dev = startGroup(
     ...PERSIST,
     ...process.argv.slice(2),
   ],
-  { stdio: ["ignore", "inherit", "inherit"], port: Number(port) },
+  { stdio: ["ignore", "pipe", "pipe"], port: Number(port) },
 );
+// Wrangler's own output, without the lines a machine offline always gets (the Request.cf
+// lookup failing, with its stack): harmless, and alarming to a newcomer.
+/** @param {import("node:stream").Readable | null} from @param {NodeJS.WriteStream} to */
+function passOn(from, to) {
+  if (!from) {
+    return;
+  }
+  let skippingStack = false;
+  createInterface({ input: from }).on("line", (line) => {
+    if (/ENOTFOUND workers\.cloudflare\.com/.test(line)) {
+      skippingStack = true;
+      return;
+    }
+    if (skippingStack && /^\s+at |^\s*\{?$|^\s+(errno|code|syscall|hostname)/.test(line)) {
+      return;
+    }
+    skippingStack = false;
+    to.write(`${line}\n`);
+  });
+}
+passOn(dev.child.stdout, process.stdout);
+passOn(dev.child.stderr, process.stderr);
 dev.child.on("exit", async (code) => {
   await dev.stop();
   process.exit(code ?? 0);
@@ -136,6 +166,15 @@ async function connectable(instanceUrl) {
   await admin("PATCH", `/instances/${id}`, {
     oauth_client_id: LOCAL_GITLAB.oauthClientId,
     oauth_client_secret: LOCAL_GITLAB.oauthClientSecret,
+  });
+}
+
+/** Whether nothing listens on `port` yet (wrangler's own message for a busy port is long). */
+function portFree(port) {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
   });
 }
 

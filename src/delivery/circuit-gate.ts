@@ -73,7 +73,11 @@ export async function admit(
   return { admission: "park", circuit: await read(deps, destination) };
 }
 
-/** Records a call's outcome; true when it closed an open circuit (the caller drains). */
+/**
+ * Records a call's outcome; true when it ended a run of failures (an open circuit closed, or
+ * a closed one's failure count went back to 0): the destination is back, and the caller
+ * drains what waits for it.
+ */
 export async function report(
   deps: CircuitDeps,
   circuit: Circuit,
@@ -94,7 +98,7 @@ export async function report(
           retry_at: new Date(next.retry_at ?? 0).toISOString(),
         });
       }
-      return current.state !== "closed" && next.state === "closed";
+      return next.state === "closed" && (current.state !== "closed" || current.failures > 0);
     }
     current = await read(deps, circuit.destination);
   }
@@ -133,7 +137,7 @@ export async function drainParked(
       });
     },
   );
-  log("info", "circuit closed: parked deliveries re-driven", {
+  log("info", "destination back: waiting deliveries re-driven", {
     destination: circuitKey,
     count: sent,
   });

@@ -163,3 +163,34 @@ describe("delivery timings are configuration", () => {
     expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(before + 2);
   });
 });
+
+describe("a destination back after a few failures (the circuit never opened)", () => {
+  it("the first success re-drives what was waiting for it at once", async () => {
+    const { token } = await registerProject({ projectId: PROJECT.id + 2, path: "circuit/brief" });
+    const scope = newScope();
+    const env = { ...destinations(scope), EVENTS_URL: "" };
+    const body = (after: string) =>
+      push({ id: PROJECT.id + 2, path: "circuit/brief" }, { after: after.padEnd(40, "5") });
+    const waiting = [
+      await ingest({ token, event: "Push Hook", body: body("a1") }),
+      await ingest({ token, event: "Push Hook", body: body("a2") }),
+    ];
+    await script(scope, [{ status: 502 }, { status: 502 }]);
+    for (const message of waiting) {
+      await consume([{ body: message }], env);
+    }
+    const { queue, sent } = capturingQueue();
+    const next = await ingest({ token, event: "Push Hook", body: body("a3") });
+    await consume([{ body: next }], { ...env, EVENTS_QUEUE: queue });
+    expect(sent.map((m) => m.delivery_id).sort()).toEqual(waiting.map((m) => m.delivery_id).sort());
+    await consume(
+      sent.map((m) => ({ body: m })),
+      env,
+    );
+    for (const message of waiting) {
+      expect(field((await admin("GET", `/deliveries/${message.delivery_id}`)).body, "status")).toBe(
+        "delivered",
+      );
+    }
+  });
+});
