@@ -83,11 +83,12 @@ try {
     `webhook: ${hook.status} ${answer.status}`,
   );
 
-  let outcome = "queued";
-  for (let i = 0; i < 60 && ["queued"].includes(outcome); i++) {
+  // The consumer records the delivery when it takes the message: 404 until then.
+  let outcome = "not recorded yet";
+  for (let i = 0; i < 60 && ["not recorded yet", "queued"].includes(outcome); i++) {
     await new Promise((r) => setTimeout(r, 1000));
     const delivery = await admin("GET", `/deliveries/${answer.delivery_id}`);
-    outcome = delivery.body?.status ?? "unknown";
+    outcome = delivery.status === 404 ? "not recorded yet" : (delivery.body?.status ?? "unknown");
   }
   check(
     ["delivered", "undeliverable", "retrying"].includes(outcome),
