@@ -12,10 +12,11 @@
 // each other, not with production.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import autocannon from "autocannon";
-import { groupMembers, startGroup } from "./process-group.mjs";
+import { startDevRelay } from "./dev-relay.mjs";
+import { groupMembers } from "./process-group.mjs";
 import { startStandIn } from "./stand-in.mjs";
 
 const port = Number(process.env.BENCH_PORT ?? 8799);
@@ -25,7 +26,6 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const e2eEvents = Number(process.env.BENCH_E2E_EVENTS ?? 300);
 const base = `http://127.0.0.1:${port}`;
 const state = ".wrangler/bench-state";
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 const started = Date.now();
 
 const secret = randomBytes(24).toString("base64url");
@@ -40,40 +40,8 @@ const vars = {
   ALLOW_HTTP_INSTANCES: "true",
 };
 
-rmSync(state, { recursive: true, force: true });
-const migrate = spawnSync(
-  "npx",
-  ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state],
-  {
-    env,
-    stdio: "ignore",
-  },
-);
-if (migrate.status !== 0) {
-  throw new Error("migrations failed");
-}
 const standIn = await startStandIn({ port: standInPort, secret, quiet: true });
-const dev = startGroup(
-  "npx",
-  [
-    "wrangler",
-    "dev",
-    "--port",
-    String(port),
-    "--ip",
-    "127.0.0.1",
-    "--persist-to",
-    state,
-    "--log-level",
-    "error",
-    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-  ],
-  {
-    env: { ...env, WRANGLER_REGISTRY_PATH: `${state}/registry` },
-    stdio: ["ignore", "ignore", "pipe"],
-    port,
-  },
-);
+const dev = startDevRelay({ port, state, vars, stderr: "pipe" });
 let devLog = "";
 dev.child.stderr?.on("data", (d) => {
   devLog += d;

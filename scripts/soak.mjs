@@ -6,11 +6,10 @@
 // slow answers of 5-30 s that do accept, and hangs that never answer), then answers
 // normally. Measures what the destination went through and how fast the relay drained after
 // it recovered. Writes bench/soak.json. Lost and doubled events must both be 0.
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { startGroup } from "./process-group.mjs";
+import { startDevRelay } from "./dev-relay.mjs";
 
 const port = Number(process.env.SOAK_PORT ?? 8797);
 const packitPort = Number(process.env.SOAK_PACKIT_PORT ?? 8796);
@@ -22,7 +21,6 @@ const base = `http://127.0.0.1:${port}`;
 const circuitFailures = process.env.SOAK_CIRCUIT_FAILURES;
 const out = process.env.SOAK_OUT ?? "bench/soak.json";
 const state = ".wrangler/soak-state";
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 
 // packit-service, as far as the soak needs it: 500 while down, 202 once up; every request
 // is counted, and every Idempotency-Key it accepted.
@@ -108,37 +106,8 @@ const vars = {
   ALLOW_HTTP_INSTANCES: "true",
   ...(circuitFailures ? { CIRCUIT_FAILURES: circuitFailures } : {}),
 };
-rmSync(state, { recursive: true, force: true });
 mkdirSync("bench", { recursive: true });
-const migrate = spawnSync(
-  "npx",
-  ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state],
-  { env, stdio: "ignore" },
-);
-if (migrate.status !== 0) {
-  throw new Error("migrations failed");
-}
-const dev = startGroup(
-  "npx",
-  [
-    "wrangler",
-    "dev",
-    "--port",
-    String(port),
-    "--ip",
-    "127.0.0.1",
-    "--persist-to",
-    state,
-    "--log-level",
-    "error",
-    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-  ],
-  {
-    env: { ...env, WRANGLER_REGISTRY_PATH: `${state}/registry` },
-    stdio: ["ignore", "ignore", "ignore"],
-    port,
-  },
-);
+const dev = startDevRelay({ port, state, vars });
 
 /** @param {() => Promise<boolean>} check @param {number} timeoutMs */
 async function until(check, timeoutMs) {

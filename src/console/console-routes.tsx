@@ -50,6 +50,11 @@ const filters = z.object({
   cursor: z.string().max(200).optional(),
 });
 
+/** The filters as a query string (only those given). */
+function toQuery(f: z.infer<typeof filters>): URLSearchParams {
+  return new URLSearchParams(Object.entries(f).flatMap(([k, v]) => (v ? [[k, v]] : [])));
+}
+
 async function form(c: Context<Env>): Promise<Record<string, string>> {
   const body = await c.req.parseBody();
   return Object.fromEntries(
@@ -168,7 +173,7 @@ export function createConsoleApp(admin: AdminApp): Hono<Env> {
 
   app.get("/deliveries", async (c) => {
     const f = filters.parse(c.req.query());
-    const query = new URLSearchParams(Object.entries(f).flatMap(([k, v]) => (v ? [[k, v]] : [])));
+    const query = toQuery(f);
     const list = await callAdmin(c, admin, deliveryPage, `/deliveries?${query}`);
     const next = new URLSearchParams(query);
     if (list.next_cursor) {
@@ -254,7 +259,7 @@ export function createConsoleApp(admin: AdminApp): Hono<Env> {
       method: "POST",
       body: { ...body, dry_run: !confirmed },
     });
-    const query = new URLSearchParams(Object.entries(f).flatMap(([k, v]) => (v ? [[k, v]] : [])));
+    const query = toQuery(f);
     return page(
       c,
       "Bulk replay",

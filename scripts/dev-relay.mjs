@@ -1,0 +1,44 @@
+// A throwaway `wrangler dev` for measurements (bench, soak): fresh local state in `state`
+// (migrations applied), its own registry (so no other wrangler dev takes its queue
+// messages), settings as --var, its own process group (stopped as a whole).
+import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { startGroup } from "./process-group.mjs";
+
+/**
+ * @param {{ port: number, state: string, vars: Record<string, string>,
+ *   stderr?: "pipe" | "ignore" }} options
+ */
+export function startDevRelay({ port, state, vars, stderr = "ignore" }) {
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+  rmSync(state, { recursive: true, force: true });
+  const migrate = spawnSync(
+    "npx",
+    ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state],
+    { env, stdio: "ignore" },
+  );
+  if (migrate.status !== 0) {
+    throw new Error("migrations failed");
+  }
+  return startGroup(
+    "npx",
+    [
+      "wrangler",
+      "dev",
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--persist-to",
+      state,
+      "--log-level",
+      "error",
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    {
+      env: { ...env, WRANGLER_REGISTRY_PATH: `${state}/registry` },
+      stdio: ["ignore", "ignore", stderr],
+      port,
+    },
+  );
+}
