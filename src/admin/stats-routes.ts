@@ -41,7 +41,8 @@ const statsSchema = z
     ingress_ms: z
       .object({ count: z.number().int(), p50: z.number().nullable(), p99: z.number().nullable() })
       .openapi({
-        description: "ingress handling time up to the queue send, for delivered-or-later events",
+        description:
+          "ingress handling time up to the queue send, over the newest 5,000 events of the hour",
       }),
     projects: z.array(
       z.object({

@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { AttemptRecord, Finish } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
 import { claimKeyStatement, countOutcomeStatement, SAME_SENDER_NEW_EVENT } from "./delivery-claims";
-import { listDeliveries } from "./delivery-log-query";
+import { listDeliveries, purgeDeliveries } from "./delivery-log-query";
 import { beginReplay, type ReplayStart, staleDeliveries } from "./delivery-replay";
 import {
   type AttemptRow,
@@ -271,11 +271,8 @@ export class DeliveriesRepo {
   }
 
   /** Deletes deliveries (with their destinations and attempts) and dedupe claims before `cutoff`. */
-  async purge(cutoff: number): Promise<number> {
-    const [deleted] = await this.db.batch([
-      this.db.prepare("DELETE FROM deliveries WHERE received_at < ?1").bind(cutoff),
-      this.db.prepare("DELETE FROM delivery_keys WHERE claimed_at < ?1").bind(cutoff),
-    ]);
-    return deleted?.meta.changes ?? 0;
+  /** See delivery-log-query.ts: in chunks, on the received_at index. */
+  purge(cutoff: number): Promise<number> {
+    return purgeDeliveries(this.db, cutoff);
   }
 }

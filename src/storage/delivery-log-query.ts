@@ -1,5 +1,5 @@
 /**
- * The delivery log, newest first, with keyset pagination. The SQL names only the filters
+ * The delivery log's larger queries. Listing: newest first, with keyset pagination. The SQL names only the filters
  * given, so SQLite picks the index that fits: `deliveries_project` for a project,
  * `deliveries_status` for a status, `deliveries_received` otherwise (the console's query
  * plans are tested).
@@ -54,4 +54,37 @@ export async function listDeliveries(
     .bind(...binds)
     .all();
   return z.array(deliveryRow).parse(results);
+}
+
+/** Rows per purge statement, and statements per purge run (500,000 rows a night at most). */
+export const PURGE_CHUNK = 1000;
+const PURGE_MAX_CHUNKS = 500;
+
+/** Deletes deliveries (their destinations and attempts cascade) and dedupe claims before `cutoff`. */
+export async function purgeDeliveries(db: D1Database, cutoff: number): Promise<number> {
+  // In chunks on the received_at index: no statement holds D1 for long, whatever the
+  // backlog; a run stops after PURGE_MAX_CHUNKS and the next night goes on.
+  let deleted = 0;
+  for (let chunk = 0; chunk < PURGE_MAX_CHUNKS; chunk++) {
+    const [rows, keys] = await db.batch([
+      db
+        .prepare(
+          `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE received_at < ?1
+             ORDER BY received_at LIMIT ?2)`,
+        )
+        .bind(cutoff, PURGE_CHUNK),
+      db
+        .prepare(
+          `DELETE FROM delivery_keys WHERE key IN (SELECT key FROM delivery_keys WHERE claimed_at < ?1
+             LIMIT ?2)`,
+        )
+        .bind(cutoff, PURGE_CHUNK),
+    ]);
+    const changed = rows?.meta.changes ?? 0;
+    deleted += changed;
+    if (changed < PURGE_CHUNK && (keys?.meta.changes ?? 0) < PURGE_CHUNK) {
+      break;
+    }
+  }
+  return deleted;
 }

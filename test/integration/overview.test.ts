@@ -4,7 +4,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { deliveryLogQuery } from "../../src/storage/delivery-log-query";
+import { DeliveriesRepo } from "../../src/storage/deliveries-repo";
+import { deliveryLogQuery, PURGE_CHUNK } from "../../src/storage/delivery-log-query";
 import { OVERVIEW_QUERIES } from "../../src/storage/overview-repo";
 import { admin, field, registerProject } from "../helpers/admin";
 import { consume, ingest } from "../helpers/deliveries";
@@ -108,5 +109,41 @@ describe("the console's queries use indexes", () => {
     const details = await plan(sql, binds);
     expect(details.join(" | ")).toContain(`INDEX ${index}`);
     expectIndexed(details);
+  });
+});
+
+describe("the retention purge", () => {
+  it("deletes in chunks on the received_at index, whatever the backlog", async () => {
+    const old = Date.now() - 30 * 24 * 3600 * 1000;
+    const rows = PURGE_CHUNK * 2 + 500;
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+       INSERT INTO deliveries (id, dedupe_key, content_hash, kind, status, received_at, message, updated_at)
+       SELECT 'purge-' || i, 'k-' || i, 'h-' || i, 'push', 'delivered', ?2 + i, '{}', ?2 FROM n`,
+    )
+      .bind(rows, old)
+      .run();
+    const fresh = await registerProject({ projectId: 8181, path: "overview/fresh" });
+    const kept = await ingest({
+      token: fresh.token,
+      event: "Push Hook",
+      body: push({ id: 8181, path: "overview/fresh" }),
+    });
+    await consume([{ body: kept }], destinations(newScope()));
+    const purged = await new DeliveriesRepo(env.DB).purge(Date.now() - 14 * 24 * 3600 * 1000);
+    expect(purged).toBe(rows);
+    const left = await env.DB.prepare(
+      "SELECT count(*) AS n FROM deliveries WHERE id LIKE 'purge-%'",
+    ).first<{ n: number }>();
+    expect(left?.n).toBe(0);
+    expect(field((await admin("GET", `/deliveries/${kept.delivery_id}`)).body, "status")).toBe(
+      "delivered",
+    );
+    const plan = await env.DB.prepare(
+      "EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE received_at < ?1 ORDER BY received_at LIMIT ?2",
+    )
+      .bind(0, 1)
+      .all<{ detail: string }>();
+    expect(plan.results.map((r) => r.detail).join(" | ")).toContain("INDEX deliveries_received");
   });
 });
