@@ -4,6 +4,10 @@
  * from an isolate cache (a few seconds), so a healthy destination costs no extra D1 read;
  * every change is a compare-and-set. When a probe closes a circuit, the deliveries parked
  * behind it are sent back to the queue at once (`drainParked`).
+ *
+ * The breaker's own trouble (D1 unreachable) never stops or repeats a delivery: `admit` then
+ * lets the call through, `report` and `drainParked` log and carry on. A throw after a
+ * successful forward would send the event again when the queue retries it.
  */
 import type { QueueMessage } from "../domain/queue-message";
 import { queueMessage } from "../domain/queue-message";
@@ -59,6 +63,21 @@ export async function admit(
   deps: CircuitDeps,
   destination: string,
 ): Promise<{ admission: Admission; circuit: Circuit }> {
+  try {
+    return await admitOrThrow(deps, destination);
+  } catch (err) {
+    log("warn", "circuit state unreadable: calling the destination", {
+      destination,
+      error: String(err),
+    });
+    return { admission: "call", circuit: closedCircuit(destination) };
+  }
+}
+
+async function admitOrThrow(
+  deps: CircuitDeps,
+  destination: string,
+): Promise<{ admission: Admission; circuit: Circuit }> {
   const circuit = cache.get(destination, deps.now()) ?? (await read(deps, destination));
   const verdict = decide(circuit, deps.now());
   if (verdict !== "probe") {
@@ -79,6 +98,23 @@ export async function admit(
  * drains what waits for it.
  */
 export async function report(
+  deps: CircuitDeps,
+  circuit: Circuit,
+  outcome: AttemptOutcome,
+  retryAfterSeconds: number | null,
+): Promise<boolean> {
+  try {
+    return await reportOrThrow(deps, circuit, outcome, retryAfterSeconds);
+  } catch (err) {
+    log("warn", "circuit state not recorded", {
+      destination: circuit.destination,
+      error: String(err),
+    });
+    return false;
+  }
+}
+
+async function reportOrThrow(
   deps: CircuitDeps,
   circuit: Circuit,
   outcome: AttemptOutcome,
@@ -111,7 +147,14 @@ export async function drainParked(
   circuitKey: string,
   destination: string,
 ): Promise<number> {
-  const rows = await deps.circuits.parked(destination, deps.now(), DRAIN_LIMIT);
+  const rows = await deps.circuits.parked(destination, deps.now(), DRAIN_LIMIT).catch((err) => {
+    // They keep their own retries; the stale-row sweep is the backstop.
+    log("warn", "could not find the deliveries waiting for a destination", {
+      destination: circuitKey,
+      error: String(err),
+    });
+    return [];
+  });
   const items = rows.flatMap((row) => {
     let stored: unknown = null;
     try {

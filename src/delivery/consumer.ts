@@ -28,6 +28,14 @@ import {
 import { attempt } from "./forward";
 import { loadBody, packitRepoOf, readPayload } from "./stored-body";
 
+/**
+ * How long a delivery parked behind an open circuit waits before it looks again. The drain
+ * brings it back as soon as the destination recovers; this bound only keeps Queues'
+ * max_retries (100) from dead-lettering it early: 100 parks of 15 min outlast the 24 h
+ * retry window, where parks of a minute would give up after under two hours of outage.
+ */
+const PARK_SECONDS = 900;
+
 /** Two deliveries with the same content within this window are one event. */
 export const DEDUPE_WINDOW_MS = 24 * 3600 * 1000;
 
@@ -188,7 +196,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     if (gate.admission === "park") {
       // The destination keeps failing: leave it alone, wait for the probe's verdict.
       const probeAt = gate.circuit.retry_at ?? gate.circuit.probe_until ?? deps.now();
-      const waitSeconds = Math.max(60, Math.ceil((probeAt - deps.now()) / 1000));
+      const waitSeconds = Math.max(PARK_SECONDS, Math.ceil((probeAt - deps.now()) / 1000));
       records.push(
         record(
           destination,

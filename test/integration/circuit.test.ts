@@ -8,7 +8,7 @@ import { admin, field, registerProject } from "../helpers/admin";
 import { capturingQueue, consume, ingest } from "../helpers/deliveries";
 import { destinations, newScope, received, script } from "../helpers/doubles";
 import { push } from "../helpers/gitlab-payloads";
-import { BASE, call } from "../helpers/relay";
+import { BASE, call, d1FailingOn } from "../helpers/relay";
 
 const PROJECT = { id: 7070, path: "circuit/app" };
 
@@ -192,5 +192,35 @@ describe("a destination back after a few failures (the circuit never opened)", (
         "delivered",
       );
     }
+  });
+});
+
+describe("the breaker's own trouble", () => {
+  it("never stops or repeats a delivery when its D1 state cannot be read or written", async () => {
+    const { token } = await registerProject({ projectId: PROJECT.id + 3, path: "circuit/d1-down" });
+    const scope = newScope();
+    const env = {
+      ...destinations(scope),
+      EVENTS_URL: "",
+      DB: d1FailingOn(/circuits/),
+    };
+    const message = await ingest({
+      token,
+      event: "Push Hook",
+      body: push({ id: PROJECT.id + 3, path: "circuit/d1-down" }, { after: "d1".padEnd(40, "6") }),
+    });
+    await script(scope, [{ status: 503 }]);
+    const first = await consume([{ body: message }], env);
+    expect(first.retryMessages).toHaveLength(1);
+    expect(field((await admin("GET", `/deliveries/${message.delivery_id}`)).body, "status")).toBe(
+      "retrying",
+    );
+    const second = await consume([{ body: message, attempts: 2 }], env);
+    expect(second.explicitAcks).toHaveLength(1);
+    expect(field((await admin("GET", `/deliveries/${message.delivery_id}`)).body, "status")).toBe(
+      "delivered",
+    );
+    // One failed call, one delivered: nothing sent again because the breaker could not write.
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(2);
   });
 });
