@@ -29,6 +29,9 @@ function sharedGitlabFixtures() {
 // Tests run inside workerd with the bindings of wrangler.toml: real local D1 (with the
 // migrations of migrations/ applied), Queues and R2. Storage is isolated per test file.
 export default defineConfig(async () => {
+  // Wrangler's informational lines ("Using secrets defined in .dev.vars", once per test file)
+  // are noise here: every binding a test sees is pinned below.
+  process.env.WRANGLER_LOG ??= "warn";
   const migrations = await readD1Migrations({ migrationsDir: "migrations" });
   return {
     plugins: [
@@ -64,7 +67,7 @@ export default defineConfig(async () => {
       // scripts/*.test.mjs are Node-side tests, run by `node --test` (they spawn processes).
       include: ["test/**/*.test.ts"],
       globalSetup: ["./test/doubles/global-setup.ts"],
-      setupFiles: ["./test/helpers/apply-migrations.ts"],
+      setupFiles: ["./test/helpers/apply-migrations.ts", "./test/helpers/network-guard.ts"],
       // Log lines of passing tests are noise; a failing test still shows its own.
       silent: "passed-only" as const,
     },

@@ -63,14 +63,24 @@ if (!existsSync(".dev.vars")) {
   }
 }
 
+// Wrangler draws a table per migration applied; a newcomer needs one line, and the whole
+// output only when it failed.
 const migrate = spawnSync(
   "npx",
   ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...PERSIST],
-  { stdio: "inherit" },
+  { encoding: "utf8" },
 );
 if (migrate.status !== 0) {
+  process.stderr.write(`${migrate.stdout ?? ""}${migrate.stderr ?? ""}`);
+  console.error("applying the D1 migrations locally failed (output above)");
   process.exit(migrate.status ?? 1);
 }
+const applied = (migrate.stdout.match(/^│ (\d{4}_[\w-]+\.sql)/gm) ?? []).map((l) => l.slice(2));
+console.log(
+  applied.length > 0
+    ? `Local D1: applied ${new Set(applied).size} migration(s).`
+    : "Local D1: up to date.",
+);
 
 try {
   await startStandIn({ port: STAND_IN_PORT, secret: devVars().PACKIT_GITLAB_TOKEN_SECRET ?? "" });
@@ -121,14 +131,20 @@ const dev = startGroup(
     port,
     "--ip",
     "127.0.0.1",
+    // Wrangler takes 9229 for the debugger, or the next free port when that one is taken.
+    ...(process.env.INSPECTOR_PORT ? ["--inspector-port", process.env.INSPECTOR_PORT] : []),
     ...forwardVars,
     ...PERSIST,
     ...process.argv.slice(2),
   ],
   { stdio: ["ignore", "pipe", "pipe"], port: Number(port) },
 );
-// Wrangler's own output, without the lines a machine offline always gets (the Request.cf
-// lookup failing, with its stack): harmless, and alarming to a newcomer.
+// Wrangler's own output. Until the relay is ready it is held back (the bindings table twice,
+// the cron notice, the set-up requests below) and shown only if wrangler stops before then.
+// Always dropped: what a machine offline gets (the Request.cf lookup failing, with its
+// stack) and wrangler's line per request, which repeats the relay's own log line.
+/** @type {string[] | null} */
+let heldBack = [];
 /** @param {import("node:stream").Readable | null} from @param {NodeJS.WriteStream} to */
 function passOn(from, to) {
   if (!from) {
@@ -136,7 +152,7 @@ function passOn(from, to) {
   }
   let skippingStack = false;
   createInterface({ input: from }).on("line", (line) => {
-    if (/ENOTFOUND workers\.cloudflare\.com/.test(line)) {
+    if (/ENOTFOUND workers\.cloudflare\.com|Unable to fetch the `Request\.cf` object/.test(line)) {
       skippingStack = true;
       return;
     }
@@ -144,12 +160,22 @@ function passOn(from, to) {
       return;
     }
     skippingStack = false;
+    if (/^\[wrangler:info\] (GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \//.test(line)) {
+      return;
+    }
+    if (heldBack) {
+      heldBack.push(line);
+      return;
+    }
     to.write(`${line}\n`);
   });
 }
 passOn(dev.child.stdout, process.stdout);
 passOn(dev.child.stderr, process.stderr);
 dev.child.on("exit", async (code) => {
+  if (heldBack && code !== 0) {
+    process.stderr.write(`${heldBack.join("\n")}\n`);
+  }
   await dev.stop();
   process.exit(code ?? 0);
 });
@@ -238,6 +264,10 @@ if (await ready()) {
       "GitLab's hook test then reaches the relay and the packit-service stand-in.\n",
   );
   console.log(`The console: ${RELAY}/console, signed in with ADMIN_TOKEN from .dev.vars.\n`);
+  console.log("Requests and the relay's log lines follow. Ctrl-C stops everything.\n");
+  heldBack = null;
 } else {
-  console.error("the relay did not come up on time");
+  process.stderr.write(`${(heldBack ?? []).join("\n")}\n`);
+  console.error("the relay did not come up on time (wrangler's output above)");
+  heldBack = null;
 }
