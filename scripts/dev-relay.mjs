@@ -7,11 +7,15 @@ import { startGroup } from "./process-group.mjs";
 
 /**
  * @param {{ port: number, state: string, vars: Record<string, string>,
- *   stderr?: "pipe" | "ignore" }} options
+ *   stderr?: "pipe" | "ignore", entry?: string, keepState?: boolean }} options
+ *   entry: another entry point than wrangler.toml's main (the bench build);
+ *   keepState: start on the state already in `state` (seeded) instead of a fresh one.
  */
-export function startDevRelay({ port, state, vars, stderr = "ignore" }) {
+export function startDevRelay({ port, state, vars, stderr = "ignore", entry, keepState = false }) {
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
-  rmSync(state, { recursive: true, force: true });
+  if (!keepState) {
+    rmSync(state, { recursive: true, force: true });
+  }
   const migrate = spawnSync(
     "npx",
     ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state],
@@ -25,6 +29,7 @@ export function startDevRelay({ port, state, vars, stderr = "ignore" }) {
     [
       "wrangler",
       "dev",
+      ...(entry ? [entry] : []),
       "--port",
       String(port),
       "--ip",

@@ -78,7 +78,7 @@ async function replay(
   if (!row) {
     return null;
   }
-  const stored = storedMessage(row.message);
+  const stored = storedMessage(row);
   if (!stored) {
     throw new AppError("conflict", `delivery ${id} has no replayable message`);
   }
@@ -151,8 +151,7 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
         throw new AppError("not_found", "no such delivery");
       }
       const { targets, attempts } = await repo.details(row.id);
-      const storage: "inline" | "r2" | "unknown" =
-        storedMessage(row.message)?.body.storage ?? "unknown";
+      const storage: "inline" | "r2" | "unknown" = storedMessage(row)?.body.storage ?? "unknown";
       return c.json(
         {
           ...summary(row),

@@ -7,7 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
 import { readConfig } from "../config";
 import { loadBody, readPayload } from "../delivery/stored-body";
-import { webhookMessage } from "../domain/queue-message";
+import { fromStored } from "../domain/stored-message";
 import { AppError } from "../errors";
 import { normalize } from "../events/normalize";
 import { redact } from "../lib/logger";
@@ -45,10 +45,10 @@ export function registerDeliveryBodyRoute(admin: ApiApp): void {
       if (!row) {
         throw new AppError("not_found", "no such delivery");
       }
-      const message = webhookMessage.safeParse(JSON.parse(row.message));
-      const bytes = message.success ? await loadBody(message.data, c.env.BODIES) : null;
+      const message = fromStored(row);
+      const bytes = message ? await loadBody(message, c.env.BODIES) : null;
       const payload = bytes ? readPayload(bytes) : null;
-      if (!message.success || !bytes || !payload) {
+      if (!message || !bytes || !payload) {
         return c.json(
           { bytes: null, body: null, normalized: null, note: "the body is no longer stored" },
           200,
@@ -56,13 +56,13 @@ export function registerDeliveryBodyRoute(admin: ApiApp): void {
       }
       const full = JSON.parse(new TextDecoder().decode(bytes));
       const normalized = normalize({
-        kind: message.data.kind,
-        gitlabEvent: message.data.headers["x-gitlab-event"] ?? message.data.kind,
+        kind: message.kind,
+        gitlabEvent: message.headers["x-gitlab-event"] ?? message.kind,
         payload,
-        dedupeKey: message.data.dedupe_key,
-        instanceUrl: message.data.instance_url,
-        project: message.data.project,
-        receivedAt: message.data.received_at,
+        dedupeKey: message.dedupe_key,
+        instanceUrl: message.instance_url,
+        project: message.project,
+        receivedAt: message.received_at,
         botUsernames: readConfig(c.env).BOT_USERNAMES,
       });
       return c.json(

@@ -1,7 +1,8 @@
 /** How the delivery log is shown by the admin API, its cursors and filters. */
 import { z } from "@hono/zod-openapi";
 import { DELIVERY_STATUSES, TARGET_STATUSES } from "../domain/delivery-state";
-import { type WebhookMessage, webhookMessage } from "../domain/queue-message";
+import type { WebhookMessage } from "../domain/queue-message";
+import { fromStored } from "../domain/stored-message";
 import { AppError } from "../errors";
 import { fromBase64, toBase64Url, utf8 } from "../lib/encoding";
 import { isoOrNull } from "../lib/time";
@@ -107,11 +108,7 @@ export function toFilter(input: {
   };
 }
 
-export function storedMessage(text: string): WebhookMessage | null {
-  try {
-    const parsed = webhookMessage.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
+/** The message a delivery row can be replayed with (its current generation), or null. */
+export function storedMessage(row: DeliveryRow): WebhookMessage | null {
+  return fromStored(row);
 }

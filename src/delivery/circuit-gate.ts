@@ -10,7 +10,7 @@
  * successful forward would send the event again when the queue retries it.
  */
 import type { QueueMessage } from "../domain/queue-message";
-import { queueMessage } from "../domain/queue-message";
+import { fromStored } from "../domain/stored-message";
 import { sendInBatches } from "../events/send-batches";
 import { log } from "../lib/logger";
 import { TtlCache } from "../lib/ttl-cache";
@@ -155,15 +155,10 @@ export async function drainParked(
     });
     return [];
   });
+  // Rebuilt for the row's current generation: a replayed delivery's copy must not be stale.
   const items = rows.flatMap((row) => {
-    let stored: unknown = null;
-    try {
-      stored = JSON.parse(row.message);
-    } catch {
-      stored = null;
-    }
-    const parsed = queueMessage.safeParse(stored);
-    return parsed.success ? [{ ref: row.id, message: parsed.data }] : [];
+    const message = fromStored(row);
+    return message ? [{ ref: row.id, message }] : [];
   });
   let sent = 0;
   await sendInBatches(

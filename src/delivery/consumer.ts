@@ -12,9 +12,11 @@ import { type Config, deliveryTimings } from "../config";
 import { type AttemptRecord, type DeliveryStatus, TERMINAL } from "../domain/delivery-state";
 import type { QueueDecision } from "../domain/queue-decision";
 import type { WebhookMessage } from "../domain/queue-message";
+import { storedBodyKey, toStored } from "../domain/stored-message";
 import { normalize } from "../events/normalize";
 import { eventContentHash } from "../gitlab/content-hash";
 import { log } from "../lib/logger";
+import { putBody } from "../storage/bodies";
 import type { DeliveriesRepo } from "../storage/deliveries-repo";
 import { admit, type CircuitDeps, drainParked, report } from "./circuit-gate";
 import { decideOutcome, needsAttempt, targetStatusOf } from "./delivery-outcome";
@@ -41,7 +43,7 @@ export const DEDUPE_WINDOW_MS = 24 * 3600 * 1000;
 
 export type ConsumerDeps = {
   deliveries: DeliveriesRepo;
-  bodies: Pick<R2Bucket, "get">;
+  bodies: Pick<R2Bucket, "get" | "put">;
   config: Config;
   circuits: CircuitDeps;
   fetcher: typeof fetch;
@@ -60,16 +62,52 @@ export function contentHash(message: WebhookMessage): Promise<string> {
 }
 
 /** A claim for recording a dead letter: whatever copy may hold a lease, the queue gave up. */
-export function claimForDeadLetter(message: WebhookMessage, deps: ConsumerDeps) {
-  return claim(message, deps, crypto.randomUUID());
+export async function claimForDeadLetter(message: WebhookMessage, deps: ConsumerDeps) {
+  const bytes = await loadBody(message, deps.bodies);
+  return claim(message, bytes, deps, crypto.randomUUID());
 }
 
-async function claim(message: WebhookMessage, deps: ConsumerDeps, leaseOwner: string) {
+/**
+ * What the delivery log keeps for replay: the stored form, once the body is in R2. Should R2
+ * refuse, the log keeps the whole message (body inline) instead: delivery goes on, and the
+ * row is bigger only for that event.
+ */
+async function storedFormOf(
+  message: WebhookMessage,
+  bytes: Uint8Array<ArrayBuffer> | null,
+  bodies: ConsumerDeps["bodies"],
+): Promise<string> {
+  if (message.body.storage === "r2") {
+    return toStored(message);
+  }
+  if (!bytes) {
+    // Altered in transit: kept as it came, for whoever looks into it.
+    return JSON.stringify(message);
+  }
+  try {
+    await putBody(bodies, storedBodyKey(message), bytes, message.body.sha256);
+    return toStored(message);
+  } catch (err) {
+    log("warn", "could not keep a body in R2; the delivery log holds it inline", {
+      delivery_id: message.delivery_id,
+      error: String(err),
+    });
+    return JSON.stringify(message);
+  }
+}
+
+async function claim(
+  message: WebhookMessage,
+  bytes: Uint8Array<ArrayBuffer> | null,
+  deps: ConsumerDeps,
+  leaseOwner: string,
+) {
+  const stored = await storedFormOf(message, bytes, deps.bodies);
   const now = deps.now();
   return deps.deliveries.claim({
     message,
     contentHash: await contentHash(message),
-    serialized: JSON.stringify(message),
+    stored,
     windowStart: now - DEDUPE_WINDOW_MS,
     now,
     lease: { owner: leaseOwner, until: now + deliveryTimings(deps.config).leaseMs },
@@ -79,7 +117,9 @@ async function claim(message: WebhookMessage, deps: ConsumerDeps, leaseOwner: st
 /** Delivers one message and says whether to ack it or retry it later. */
 export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Promise<QueueDecision> {
   const lease = crypto.randomUUID();
-  const { delivery, targets, leased, registered } = await claim(message, deps, lease);
+  // Read (and checked) first: the claim records where the body is kept for replay.
+  const bytes = await loadBody(message, deps.bodies);
+  const { delivery, targets, leased, registered } = await claim(message, bytes, deps, lease);
   const id = delivery.id;
   const logFields = { delivery_id: id, kind: message.kind, project_id: message.project.id };
   if (message.generation !== delivery.generation) {
@@ -133,7 +173,6 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
       "the sender's registration was removed after the event was accepted",
     );
   }
-  const bytes = await loadBody(message, deps.bodies);
   if (!bytes) {
     return finish("dead", "the stored body is missing or does not match its SHA-256");
   }

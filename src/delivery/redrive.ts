@@ -4,7 +4,8 @@
  * forward at a time, and a finished delivery acks any late copy.
  */
 
-import { type QueueMessage, webhookMessage } from "../domain/queue-message";
+import type { QueueMessage } from "../domain/queue-message";
+import { fromStored } from "../domain/stored-message";
 import { type Outgoing, sendInBatches } from "../events/send-batches";
 import { log } from "../lib/logger";
 import type { DeliveriesRepo } from "../storage/deliveries-repo";
@@ -21,19 +22,14 @@ export async function redriveStuck(
   const rows = await deliveries.stale({ dueBefore: now - STUCK_AFTER_MS, now, limit: LIMIT });
   const items: Outgoing<string>[] = [];
   for (const row of rows) {
-    let parsed: ReturnType<typeof webhookMessage.safeParse>;
-    try {
-      parsed = webhookMessage.safeParse(JSON.parse(row.message));
-    } catch {
-      parsed = webhookMessage.safeParse(undefined);
-    }
-    if (parsed.success) {
-      items.push({ ref: row.id, message: { ...parsed.data, generation: row.generation } });
+    const message = fromStored(row);
+    if (message) {
+      items.push({ ref: row.id, message });
     } else {
       log("error", "stuck delivery has no replayable message", { delivery_id: row.id });
     }
   }
-  // Within Queues' batch limits (stored messages carry bodies up to 100 KB). A batch the
+  // Within Queues' batch limits (older stored messages carry bodies up to 100 KB). A batch the
   // queue refuses stays marked: the next sweep after STUCK_AFTER_MS tries it again.
   let sent = 0;
   await sendInBatches(

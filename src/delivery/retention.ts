@@ -5,6 +5,7 @@
 import type { DeliveriesRepo } from "../storage/deliveries-repo";
 import type { FeedbackRepo } from "../storage/feedback-repo";
 import type { StatsRepo } from "../storage/stats-repo";
+import { DEDUPE_WINDOW_MS } from "./consumer";
 
 const DAY_MS = 24 * 3600 * 1000;
 const MAX_KEYS_PER_RUN = 5000;
@@ -23,7 +24,7 @@ export async function purgeExpired(
 ): Promise<PurgeResult> {
   const { deliveries, feedback, stats, bodies } = repos;
   const cutoff = now - retentionDays * DAY_MS;
-  const deleted = await deliveries.purge(cutoff);
+  const deleted = await deliveries.purge(cutoff, now - DEDUPE_WINDOW_MS);
   const feedbackDeleted = await feedback.purge(cutoff, now);
   await stats.purge(cutoff);
   const cutoffDay = new Date(cutoff).toISOString().slice(0, 10);

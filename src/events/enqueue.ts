@@ -5,10 +5,11 @@
  */
 
 import type { QueueMessage, WebhookMessage } from "../domain/queue-message";
+import { bodyKey } from "../domain/stored-message";
 import { AppError } from "../errors";
 import { utf8 } from "../lib/encoding";
 import { log } from "../lib/logger";
-import { bodyKey, putBody } from "../storage/bodies";
+import { putBody } from "../storage/bodies";
 import type { InboxRepo } from "../storage/inbox-repo";
 
 /** Queues take 128 KB per message, about 100 B of it metadata: keep a wide margin. */
@@ -41,7 +42,7 @@ export async function buildMessage(
       return { message, serialized };
     }
   }
-  const key = bodyKey(draft.delivery_id, draft.received_at);
+  const key = bodyKey(body.sha256, draft.received_at);
   try {
     await putBody(bodies, key, body.bytes, body.sha256);
   } catch (err) {

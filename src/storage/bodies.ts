@@ -1,8 +1,4 @@
-/** Webhook bodies too large for a queue message, kept in R2 under a per-day prefix. */
-
-export function bodyKey(deliveryId: string, receivedAt: number): string {
-  return `bodies/${new Date(receivedAt).toISOString().slice(0, 10)}/${deliveryId}.json`;
-}
+/** Webhook bodies in R2, under the keys `bodyKey` (src/domain/stored-message.ts) gives. */
 
 export async function putBody(
   bucket: Pick<R2Bucket, "put">,

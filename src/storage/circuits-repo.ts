@@ -1,5 +1,6 @@
 /** D1 access to the destinations' circuit breakers (delivery/circuit.ts decides). */
 import { z } from "zod";
+import { deliveryRow } from "./delivery-rows";
 
 const circuitRow = z.object({
   destination: z.string(),
@@ -42,11 +43,11 @@ export class CircuitsRepo {
            JOIN delivery_targets t ON t.delivery_id = d.id AND t.destination = ?1 AND t.status = 'retrying'
            WHERE d.status = 'retrying' AND (d.lease_until IS NULL OR d.lease_until < ?2)
            ORDER BY d.received_at LIMIT ?3)
-         RETURNING id, message`,
+         RETURNING *`,
       )
       .bind(destination, now, limit)
-      .all<{ id: string; message: string }>();
-    return results;
+      .all();
+    return z.array(deliveryRow).parse(results);
   }
 
   /**

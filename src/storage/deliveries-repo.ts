@@ -41,7 +41,8 @@ export class DeliveriesRepo {
   async claim(input: {
     message: WebhookMessage;
     contentHash: string;
-    serialized: string;
+    /** What the row keeps for replay (src/domain/stored-message.ts). */
+    stored: string;
     /** Content-hash claims older than this are void. */
     windowStart: number;
     now: number;
@@ -53,7 +54,7 @@ export class DeliveriesRepo {
     /** False when the sender's registration was removed since ingress (never for JWTs). */
     registered: boolean;
   }> {
-    const { message, contentHash, serialized, windowStart, now, lease } = input;
+    const { message, contentHash, stored, windowStart, now, lease } = input;
     const keyClaim = `k:${message.dedupe_key}`;
     const keyWindowStart = message.dedupe_source === "content-hash" ? windowStart : 0;
     const hashClaim = `h:${contentHash}`;
@@ -89,14 +90,15 @@ export class DeliveriesRepo {
           message.delivery_id,
           message.generation,
           message.dedupe_key,
-          contentHash,
+          // Not kept on the row: the 'h:' claim holds it while it counts.
+          "",
           registrationId,
           message.instance_url,
           message.project.id,
           message.project.path,
           message.kind,
           message.received_at,
-          serialized,
+          stored,
           now,
           keyClaim,
           hashClaim,
@@ -272,7 +274,7 @@ export class DeliveriesRepo {
 
   /** Deletes deliveries (with their destinations and attempts) and dedupe claims before `cutoff`. */
   /** See delivery-log-query.ts: in chunks, on the received_at index. */
-  purge(cutoff: number): Promise<number> {
-    return purgeDeliveries(this.db, cutoff);
+  purge(cutoff: number, hashClaimsBefore: number): Promise<number> {
+    return purgeDeliveries(this.db, cutoff, hashClaimsBefore);
   }
 }

@@ -61,12 +61,16 @@ export const PURGE_CHUNK = 1000;
 const PURGE_MAX_CHUNKS = 500;
 
 /** Deletes deliveries (their destinations and attempts cascade) and dedupe claims before `cutoff`. */
-export async function purgeDeliveries(db: D1Database, cutoff: number): Promise<number> {
+export async function purgeDeliveries(
+  db: D1Database,
+  cutoff: number,
+  hashClaimsBefore: number,
+): Promise<number> {
   // In chunks on the received_at index: no statement holds D1 for long, whatever the
   // backlog; a run stops after PURGE_MAX_CHUNKS and the next night goes on.
   let deleted = 0;
   for (let chunk = 0; chunk < PURGE_MAX_CHUNKS; chunk++) {
-    const [rows, keys] = await db.batch([
+    const [rows, keys, hashes] = await db.batch([
       db
         .prepare(
           `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE received_at < ?1
@@ -79,10 +83,19 @@ export async function purgeDeliveries(db: D1Database, cutoff: number): Promise<n
              LIMIT ?2)`,
         )
         .bind(cutoff, PURGE_CHUNK),
+      // Content-hash claims are void after the dedupe window (the claim takes them over):
+      // gone then, they cost the log a day of space instead of the whole retention.
+      db
+        .prepare(
+          `DELETE FROM delivery_keys WHERE key IN (SELECT key FROM delivery_keys
+             WHERE key >= 'h:' AND key < 'h;' AND claimed_at < ?1 LIMIT ?2)`,
+        )
+        .bind(hashClaimsBefore, PURGE_CHUNK),
     ]);
     const changed = rows?.meta.changes ?? 0;
     deleted += changed;
-    if (changed < PURGE_CHUNK && (keys?.meta.changes ?? 0) < PURGE_CHUNK) {
+    const more = [rows, keys, hashes].some((r) => (r?.meta.changes ?? 0) >= PURGE_CHUNK);
+    if (!more) {
       break;
     }
   }

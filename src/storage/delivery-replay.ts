@@ -1,4 +1,6 @@
 /** D1 side of a delivery replay, and of re-driving deliveries whose queue message is gone. */
+import { z } from "zod";
+import { type DeliveryRow, deliveryRow } from "./delivery-rows";
 
 export type ReplayStart = { id: string; from: number; message: string; now: number };
 
@@ -45,7 +47,7 @@ export async function beginReplay(db: D1Database, input: ReplayStart): Promise<b
 export async function staleDeliveries(
   db: D1Database,
   input: { dueBefore: number; now: number; limit: number },
-): Promise<{ id: string; generation: number; message: string }[]> {
+): Promise<DeliveryRow[]> {
   const { results } = await db
     .prepare(
       `UPDATE deliveries SET updated_at = ?2, next_attempt_at = ?2
@@ -53,9 +55,9 @@ export async function staleDeliveries(
          WHERE status IN ('queued', 'retrying') AND coalesce(next_attempt_at, updated_at) < ?1
            AND (lease_until IS NULL OR lease_until < ?2)
          ORDER BY received_at LIMIT ?3)
-       RETURNING id, generation, message`,
+       RETURNING *`,
     )
     .bind(input.dueBefore, input.now, input.limit)
-    .all<{ id: string; generation: number; message: string }>();
-  return results;
+    .all();
+  return z.array(deliveryRow).parse(results);
 }

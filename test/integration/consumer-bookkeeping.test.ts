@@ -74,7 +74,7 @@ describe("the delivery log's lease", () => {
       repo.claim({
         message,
         contentHash: "h1",
-        serialized: "{}",
+        stored: "{}",
         windowStart: 0,
         now,
         lease: { owner, until },

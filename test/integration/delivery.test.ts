@@ -686,7 +686,7 @@ describe("delivery log", () => {
     expect(text).not.toContain(reg.token);
     expect(text).not.toContain("gitlab-token-secret");
     expect(text).not.toMatch(/eyJ/);
-    expect(field(detail.body, "body_storage")).toBe("inline");
+    expect(field(detail.body, "body_storage")).toBe("r2");
   });
 
   it("purges deliveries and R2 bodies older than RETENTION_DAYS", async () => {

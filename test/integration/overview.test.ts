@@ -130,7 +130,10 @@ describe("the retention purge", () => {
       body: push({ id: 8181, path: "overview/fresh" }),
     });
     await consume([{ body: kept }], destinations(newScope()));
-    const purged = await new DeliveriesRepo(env.DB).purge(Date.now() - 14 * 24 * 3600 * 1000);
+    const purged = await new DeliveriesRepo(env.DB).purge(
+      Date.now() - 14 * 24 * 3600 * 1000,
+      Date.now() - 24 * 3600 * 1000,
+    );
     expect(purged).toBe(rows);
     const left = await env.DB.prepare(
       "SELECT count(*) AS n FROM deliveries WHERE id LIKE 'purge-%'",
@@ -145,5 +148,28 @@ describe("the retention purge", () => {
       .bind(0, 1)
       .all<{ detail: string }>();
     expect(plan.results.map((r) => r.detail).join(" | ")).toContain("INDEX deliveries_received");
+  });
+
+  it("drops content-hash claims once the dedupe window has passed, and keeps dedupe-key claims", async () => {
+    const day = 24 * 3600 * 1000;
+    const twoDaysAgo = Date.now() - 2 * day;
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO delivery_keys (key, delivery_id, claimed_at) VALUES ('h:old-hash', 'x', ?1), ('k:old-key', 'x', ?1), ('h:new-hash', 'y', ?2)",
+      ).bind(twoDaysAgo, Date.now()),
+    ]);
+    await new DeliveriesRepo(env.DB).purge(Date.now() - 14 * day, Date.now() - day);
+    const { results } = await env.DB.prepare(
+      "SELECT key FROM delivery_keys WHERE key IN ('h:old-hash', 'k:old-key', 'h:new-hash') ORDER BY key",
+    ).all<{ key: string }>();
+    expect(results.map((r) => r.key)).toEqual(["h:new-hash", "k:old-key"]);
+    const plan = await env.DB.prepare(
+      "EXPLAIN QUERY PLAN SELECT key FROM delivery_keys WHERE key >= 'h:' AND key < 'h;' AND claimed_at < ?1 LIMIT ?2",
+    )
+      .bind(0, 1)
+      .all<{ detail: string }>();
+    expect(plan.results.map((r) => r.detail).join(" | ")).toMatch(
+      /delivery_keys_hash_claimed|sqlite_autoindex_delivery_keys/,
+    );
   });
 });

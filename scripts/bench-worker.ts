@@ -1,0 +1,72 @@
+/**
+ * The bench build (`npm run bench` only, never deployed): the relay as src/index.ts exports
+ * it, with its D1 binding counted. Every call that goes to D1 is one round trip (`batch`,
+ * and a statement's `first`/`all`/`run`/`raw`); statements are counted too (a batch holds
+ * several). GET /__bench/d1 reads the counts, POST /__bench/d1 zeroes them.
+ */
+import relay from "../src/index";
+
+type Counts = { round_trips: number; statements: number; by_handler: Record<string, number> };
+const counts: Counts = { round_trips: 0, statements: 0, by_handler: {} };
+let current = "fetch";
+let patched = false;
+
+function count(statements: number): void {
+  counts.round_trips += 1;
+  counts.statements += statements;
+  counts.by_handler[current] = (counts.by_handler[current] ?? 0) + 1;
+}
+
+/** D1's client classes are plain JavaScript: wrap their prototypes' calls once. */
+function patch(db: D1Database): void {
+  if (patched) {
+    return;
+  }
+  patched = true;
+  const dbProto = Object.getPrototypeOf(db) as D1Database;
+  const batch = dbProto.batch;
+  dbProto.batch = function (this: D1Database, statements: D1PreparedStatement[]) {
+    count(statements.length);
+    return batch.call(this, statements);
+  } as D1Database["batch"];
+  const statementProto = Object.getPrototypeOf(db.prepare("SELECT 1")) as Record<
+    string,
+    (...args: unknown[]) => unknown
+  >;
+  for (const name of ["first", "all", "run", "raw"]) {
+    const original = statementProto[name];
+    if (original) {
+      statementProto[name] = function (this: unknown, ...args: unknown[]) {
+        count(1);
+        return original.apply(this, args);
+      };
+    }
+  }
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    patch(env.DB);
+    const url = new URL(request.url);
+    if (url.pathname === "/__bench/d1") {
+      if (request.method === "POST") {
+        counts.round_trips = 0;
+        counts.statements = 0;
+        counts.by_handler = {};
+      }
+      return Response.json(counts);
+    }
+    current = "fetch";
+    return relay.fetch(request, env, ctx);
+  },
+  async queue(batch, env, ctx) {
+    patch(env.DB);
+    current = "queue";
+    await relay.queue(batch, env, ctx);
+  },
+  async scheduled(controller, env, ctx) {
+    patch(env.DB);
+    current = "scheduled";
+    await relay.scheduled(controller, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;

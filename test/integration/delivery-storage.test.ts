@@ -1,0 +1,111 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { bodyKey } from "../../src/domain/stored-message";
+import { sha256Hex } from "../../src/lib/crypto";
+import { utf8 } from "../../src/lib/encoding";
+import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
+import { capturingQueue, consume, ingest } from "../helpers/deliveries";
+import { destinations, newScope, received } from "../helpers/doubles";
+import { mergeRequest } from "../helpers/gitlab-payloads";
+
+async function storedRow(id: string) {
+  const row = await env.DB.prepare("SELECT message FROM deliveries WHERE id = ?1")
+    .bind(id)
+    .first<{ message: string }>();
+  if (!row) {
+    throw new Error(`no delivery ${id}`);
+  }
+  return row.message;
+}
+
+async function replayAndDeliver(id: string, overrides: Partial<Env>) {
+  const { queue, sent } = capturingQueue();
+  const res = await admin("POST", `/deliveries/${id}/replay`, undefined, { EVENTS_QUEUE: queue });
+  expect(res.status).toBe(202);
+  await consume(
+    sent.map((body) => ({ body })),
+    overrides,
+  );
+}
+
+describe("what the delivery log keeps", () => {
+  it("keeps metadata in D1 and the body once in R2, and replays the exact bytes from there", async () => {
+    const p = { id: 9301, path: "storage/metadata" };
+    const { token } = await registerProject({ projectId: p.id, path: p.path });
+    const scope = newScope();
+    const marker = "only-in-the-body-".repeat(1000);
+    const raw = JSON.stringify(mergeRequest(p, "open", marker));
+    const message = await ingest({ token, event: "Merge Request Hook", body: raw });
+    expect(message.body.storage).toBe("inline");
+    await consume([{ body: message }], destinations(scope));
+
+    const stored = await storedRow(message.delivery_id);
+    expect(stored).not.toContain("only-in-the-body");
+    expect(stored.length).toBeLessThan(700);
+    const sha = await sha256Hex(utf8(raw));
+    const object = await env.BODIES.get(bodyKey(sha, message.received_at));
+    expect(await object?.text()).toBe(raw);
+
+    await replayAndDeliver(message.delivery_id, destinations(scope));
+    const got = await received(scope, "/api/webhooks/gitlab");
+    expect(got.map((r) => r.body)).toEqual([raw, raw]);
+  });
+
+  it("stores the body a project hook and a group hook both deliver once", async () => {
+    const p = { id: 9302, path: "storage-group/shared" };
+    const project = await registerProject({ projectId: p.id, path: p.path });
+    const group = await registerNamespace({ namespace: "storage-group" });
+    const scope = newScope();
+    const raw = JSON.stringify(mergeRequest(p, "open", "shared by two hooks"));
+    const viaProject = await ingest({
+      token: project.token,
+      event: "Merge Request Hook",
+      body: raw,
+    });
+    const viaGroup = await ingest({ token: group.token, event: "Merge Request Hook", body: raw });
+    await consume([{ body: viaProject }, { body: viaGroup }], destinations(scope));
+
+    const sha = await sha256Hex(utf8(raw));
+    const day = bodyKey(sha, viaProject.received_at).split("/").slice(0, 2).join("/");
+    const listed = await env.BODIES.list({ prefix: `${day}/` });
+    expect(listed.objects.filter((o) => o.key.includes(sha))).toHaveLength(1);
+    for (const m of [viaProject, viaGroup]) {
+      expect(await storedRow(m.delivery_id)).not.toContain("shared by two hooks");
+    }
+    // Either copy replays from that one object.
+    await replayAndDeliver(viaGroup.delivery_id, destinations(scope));
+    const got = await received(scope, "/api/webhooks/gitlab");
+    expect(got.at(-1)?.body).toBe(raw);
+  });
+
+  it("delivers when R2 refuses the body, and then keeps the whole message in the row", async () => {
+    const p = { id: 9303, path: "storage/r2-down" };
+    const { token } = await registerProject({ projectId: p.id, path: p.path });
+    const scope = newScope();
+    const raw = JSON.stringify(mergeRequest(p, "open", "kept inline while R2 is down"));
+    const message = await ingest({ token, event: "Merge Request Hook", body: raw });
+    const refusingBodies = new Proxy(env.BODIES, {
+      get(target, property) {
+        if (property === "put") {
+          return async () => {
+            throw new Error("R2 put failed: 503 Service Unavailable");
+          };
+        }
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const result = await consume([{ body: message }], {
+      ...destinations(scope),
+      BODIES: refusingBodies,
+    });
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await storedRow(message.delivery_id)).toContain("kept inline while R2 is down");
+    const detail = await admin("GET", `/deliveries/${message.delivery_id}`);
+    expect(field(detail.body, "status")).toBe("delivered");
+
+    await replayAndDeliver(message.delivery_id, destinations(scope));
+    const got = await received(scope, "/api/webhooks/gitlab");
+    expect(got.map((r) => r.body)).toEqual([raw, raw]);
+  });
+});
