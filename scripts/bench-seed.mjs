@@ -146,7 +146,7 @@ function seed(count, now) {
         delivered ? 202 : 500,
       );
     }
-    const minute = Math.floor(receivedAt / 60_000) * 60_000;
+    const minute = Math.floor(receivedAt / 60_000);
     const countKey = `${minute} ${status}`;
     counts.set(countKey, (counts.get(countKey) ?? 0) + 1);
     previous = id;

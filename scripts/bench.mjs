@@ -12,7 +12,7 @@
 // each other, not with production.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
@@ -47,7 +47,19 @@ const vars = {
 
 const standIn = await startStandIn({ port: standInPort, secret, quiet: true });
 // The bench build: the relay with its D1 binding counted (scripts/bench-worker.ts).
-const dev = startDevRelay({ port, state, vars, stderr: "pipe", entry: "scripts/bench-worker.ts" });
+// Ingress is measured on a relay without the events queue's consumer, as in production,
+// where consumers run in their own invocations: on this machine's two cores the consumer
+// draining what ingress queues would otherwise compete with ingress (and not with the bare
+// route). End to end then runs on the whole relay.
+const INGRESS_ONLY_CONFIG = "wrangler.bench-ingress.toml";
+writeFileSync(
+  INGRESS_ONLY_CONFIG,
+  readFileSync("wrangler.toml", "utf8").replace(
+    /^\[\[queues\.consumers\]\]\nqueue = "packit-gitlab-relay-events"\n(?:[^[\n].*\n|\n)*?(?=\[)/m,
+    "",
+  ),
+);
+let dev = startDevRelay({ port, state, vars, stderr: "pipe", entry: "scripts/bench-worker.ts" });
 const batchSize = Number(
   /max_batch_size = (\d+)/.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ?? 0,
 );
@@ -238,10 +250,11 @@ try {
     project_id: 15,
     path: "bench/project",
   });
+  let token = reg.token;
   const headers = (event) => ({
     "content-type": "application/json",
     "x-gitlab-event": event,
-    "x-gitlab-token": reg.token,
+    "x-gitlab-token": token,
   });
   const pushBody = (after = "b".repeat(40)) =>
     JSON.stringify({
@@ -352,6 +365,89 @@ try {
     note: "growth = peak resident set of the workerd processes during ingress and delivery of the body, minus their resident set before it. wrangler dev runs the local R2, Queues and D1 simulators and the outbound fetch in the same workerd process, so the full figure includes their copies of the body; ingress_only is the same body read, validated and classified by ingress alone (an ignored kind: nothing stored)",
   };
 
+  // End to end on the realistic mix (scripts/bench-payloads.mjs), ROUNDS times: unique events
+  // sent as fast as ingress takes them, timed until the stand-in has every one. D1's round
+  // trips and bytes are counted over the same events.
+  const footprintBefore = d1Footprint();
+  await fetch(`${base}/__bench/d1`, { method: "POST" });
+  const e2eRuns = [];
+  let mixed = 0;
+  for (let round = 0; round < rounds; round++) {
+    const startCount = standIn.received.length;
+    const e2eStart = Date.now();
+    let sent = 0;
+    // packit-service takes no tag pushes: those end `skipped`, never reaching the stand-in.
+    let forwarded = 0;
+    await Promise.all(
+      Array.from({ length: connections }, async () => {
+        while (sent < e2eEvents) {
+          sent++;
+          const event = mixEvent(mixed++, benchProject);
+          forwarded += event.event === "Tag Push Hook" ? 0 : 1;
+          const res = await fetch(`${base}/webhooks/gitlab`, {
+            method: "POST",
+            headers: {
+              ...event.headers,
+              "content-type": "application/json",
+              "x-gitlab-token": reg.token,
+            },
+            body: event.body,
+          });
+          const text = await res.text();
+          if (res.status !== 202) {
+            throw new Error(`${event.event} answered ${res.status}: ${text}`);
+          }
+        }
+      }),
+    );
+    const ingressDone = Date.now();
+    await waitFor(
+      async () => standIn.received.length - startCount >= forwarded,
+      "end-to-end deliveries",
+      300_000,
+    );
+    const seconds = (Date.now() - e2eStart) / 1000;
+    e2eRuns.push({
+      ingress_seconds: Number(((ingressDone - e2eStart) / 1000).toFixed(2)),
+      delivered_seconds: Number(seconds.toFixed(2)),
+      events_per_second: Number((e2eEvents / seconds).toFixed(1)),
+    });
+  }
+  // Every delivery's last write lands just after the stand-in has the event.
+  await new Promise((r) => setTimeout(r, 2000));
+  const d1Calls = /** @type {{ round_trips: number, statements: number }} */ (
+    await (await fetch(`${base}/__bench/d1`)).json()
+  );
+  const footprintAfter = d1Footprint();
+  const endToEnd = {
+    events_per_run: e2eEvents,
+    payload_mix:
+      "per 20: 8 pipelines (6 jobs), 5 pushes (3 commits), 4 MR updates, 2 comments, 1 tag push",
+    events_per_second: median(e2eRuns.map((r) => r.events_per_second)),
+    runs: e2eRuns,
+    max_batch_size: batchSize,
+  };
+  const d1 = d1PerDelivery(footprintBefore, footprintAfter, mixed, d1Calls);
+
+  // Ingress against the bare route, on the relay without a consumer.
+  await dev.stop();
+  dev = startDevRelay({
+    port,
+    state,
+    vars,
+    stderr: "pipe",
+    entry: "scripts/bench-worker.ts",
+    config: INGRESS_ONLY_CONFIG,
+  });
+  await waitFor(async () => (await fetch(`${base}/healthz`)).ok, "the relay to start", 60_000);
+  await adminPost("/instances", { url: "https://gitlab.example.com", api_token: "glpat-bench" });
+  token = (
+    await adminPost("/projects", {
+      instance_url: "https://gitlab.example.com",
+      project_id: 15,
+      path: "bench/project",
+    })
+  ).token;
   // Warm-up: JIT, token cache, D1 and queue connections.
   await run("warmup", {
     duration: 2,
@@ -423,78 +519,6 @@ try {
     r.p99_ratio_to_bare = Number((r.latency_p99_ms / (bare?.latency_p99_ms ?? 1)).toFixed(2));
   }
 
-  // Let the consumer drain what the ingress runs queued.
-  const drained = async () => {
-    const before = standIn.received.length;
-    await new Promise((r) => setTimeout(r, 3000));
-    return standIn.received.length === before;
-  };
-  await waitFor(drained, "the queue to drain", 300_000);
-
-  // End to end on the realistic mix (scripts/bench-payloads.mjs), ROUNDS times: unique events
-  // sent as fast as ingress takes them, timed until the stand-in has every one. D1's round
-  // trips and bytes are counted over the same events.
-  const footprintBefore = d1Footprint();
-  await fetch(`${base}/__bench/d1`, { method: "POST" });
-  const e2eRuns = [];
-  let mixed = 0;
-  for (let round = 0; round < rounds; round++) {
-    const startCount = standIn.received.length;
-    const e2eStart = Date.now();
-    let sent = 0;
-    // packit-service takes no tag pushes: those end `skipped`, never reaching the stand-in.
-    let forwarded = 0;
-    await Promise.all(
-      Array.from({ length: connections }, async () => {
-        while (sent < e2eEvents) {
-          sent++;
-          const event = mixEvent(mixed++, benchProject);
-          forwarded += event.event === "Tag Push Hook" ? 0 : 1;
-          const res = await fetch(`${base}/webhooks/gitlab`, {
-            method: "POST",
-            headers: {
-              ...event.headers,
-              "content-type": "application/json",
-              "x-gitlab-token": reg.token,
-            },
-            body: event.body,
-          });
-          const text = await res.text();
-          if (res.status !== 202) {
-            throw new Error(`${event.event} answered ${res.status}: ${text}`);
-          }
-        }
-      }),
-    );
-    const ingressDone = Date.now();
-    await waitFor(
-      async () => standIn.received.length - startCount >= forwarded,
-      "end-to-end deliveries",
-      300_000,
-    );
-    const seconds = (Date.now() - e2eStart) / 1000;
-    e2eRuns.push({
-      ingress_seconds: Number(((ingressDone - e2eStart) / 1000).toFixed(2)),
-      delivered_seconds: Number(seconds.toFixed(2)),
-      events_per_second: Number((e2eEvents / seconds).toFixed(1)),
-    });
-  }
-  // Every delivery's last write lands just after the stand-in has the event.
-  await new Promise((r) => setTimeout(r, 2000));
-  const d1Calls = /** @type {{ round_trips: number, statements: number }} */ (
-    await (await fetch(`${base}/__bench/d1`)).json()
-  );
-  const footprintAfter = d1Footprint();
-  const endToEnd = {
-    events_per_run: e2eEvents,
-    payload_mix:
-      "per 20: 8 pipelines (6 jobs), 5 pushes (3 commits), 4 MR updates, 2 comments, 1 tag push",
-    events_per_second: median(e2eRuns.map((r) => r.events_per_second)),
-    runs: e2eRuns,
-    max_batch_size: batchSize,
-  };
-  const d1 = d1PerDelivery(footprintBefore, footprintAfter, mixed, d1Calls);
-
   // The seeded database gets its own relay.
   await dev.stop();
   const seeded = await seedAndTime({ port, vars, deliveries: seedCount });
@@ -549,6 +573,7 @@ try {
   console.log(`relayctl --help: ${report.relayctl_help_ms} ms; run took ${report.run_seconds} s`);
 } finally {
   await dev.stop();
+  rmSync(INGRESS_ONLY_CONFIG, { force: true });
   standIn.server.close();
   // keep-alive sockets would hold the process open.
   setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();

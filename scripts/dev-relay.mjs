@@ -7,18 +7,37 @@ import { startGroup } from "./process-group.mjs";
 
 /**
  * @param {{ port: number, state: string, vars: Record<string, string>,
- *   stderr?: "pipe" | "ignore", entry?: string, keepState?: boolean }} options
+ *   stderr?: "pipe" | "ignore", entry?: string, keepState?: boolean, config?: string }} options
  *   entry: another entry point than wrangler.toml's main (the bench build);
- *   keepState: start on the state already in `state` (seeded) instead of a fresh one.
+ *   keepState: start on the state already in `state` (seeded) instead of a fresh one;
+ *   config: another wrangler configuration (in the repository's root, for its relative paths).
  */
-export function startDevRelay({ port, state, vars, stderr = "ignore", entry, keepState = false }) {
+export function startDevRelay({
+  port,
+  state,
+  vars,
+  stderr = "ignore",
+  entry,
+  keepState = false,
+  config,
+}) {
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
   if (!keepState) {
     rmSync(state, { recursive: true, force: true });
   }
   const migrate = spawnSync(
     "npx",
-    ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state],
+    [
+      "wrangler",
+      "d1",
+      "migrations",
+      "apply",
+      "DB",
+      "--local",
+      "--persist-to",
+      state,
+      ...(config ? ["--config", config] : []),
+    ],
     { env, stdio: "ignore" },
   );
   if (migrate.status !== 0) {
@@ -30,6 +49,7 @@ export function startDevRelay({ port, state, vars, stderr = "ignore", entry, kee
       "wrangler",
       "dev",
       ...(entry ? [entry] : []),
+      ...(config ? ["--config", config] : []),
       "--port",
       String(port),
       "--ip",

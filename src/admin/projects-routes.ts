@@ -112,16 +112,18 @@ export function registerProjectRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const repo = c.var.repos.projects;
-      const [rows, connections] = await Promise.all([repo.list(), c.var.repos.connections.all()]);
-      const projects = await Promise.all(
-        rows.map(async (row) => {
-          const connection = connections.get(row.id);
-          return {
-            ...describeProject(row, await repo.listTokens(row.id)),
-            connection: connection ? describeConnection(connection, []) : null,
-          };
-        }),
-      );
+      const [rows, tokens, connections] = await Promise.all([
+        repo.list(),
+        repo.tokensByRegistration(),
+        c.var.repos.connections.all(),
+      ]);
+      const projects = rows.map((row) => {
+        const connection = connections.get(row.id);
+        return {
+          ...describeProject(row, tokens.get(row.id) ?? []),
+          connection: connection ? describeConnection(connection, []) : null,
+        };
+      });
       return c.json({ projects }, 200);
     },
   );

@@ -25,11 +25,21 @@ export type StoredIn = "queue" | "inbox";
 
 const inlineDecoder = new TextDecoder();
 
+/**
+ * A bound on the JSON size of a message whose inline text came from `bodyBytes` of UTF-8:
+ * escaping turns a byte into at most 6 characters (`\u00XX`), each one byte, and the rest of
+ * the message is metadata of a few KB at most. Under the limit by this bound, the message is
+ * never serialized here just to be measured.
+ */
+function surelyFits(bodyBytes: number): boolean {
+  return bodyBytes * 6 + 8192 <= MAX_MESSAGE_BYTES;
+}
+
 export async function buildMessage(
   draft: Omit<WebhookMessage, "body">,
   body: { bytes: Uint8Array<ArrayBuffer>; sha256: string },
   bodies: EnqueueDeps["bodies"],
-): Promise<{ message: WebhookMessage; serialized: string }> {
+): Promise<WebhookMessage> {
   const meta = { size: body.bytes.byteLength, sha256: body.sha256 };
   if (body.bytes.byteLength < MAX_MESSAGE_BYTES) {
     const message: WebhookMessage = {
@@ -37,9 +47,11 @@ export async function buildMessage(
       // Small bodies only: decoded here, once, to travel inline (ingress checked the UTF-8).
       body: { storage: "inline", text: inlineDecoder.decode(body.bytes), ...meta },
     };
-    const serialized = JSON.stringify(message);
-    if (utf8(serialized).byteLength <= MAX_MESSAGE_BYTES) {
-      return { message, serialized };
+    if (
+      surelyFits(body.bytes.byteLength) ||
+      utf8(JSON.stringify(message)).byteLength <= MAX_MESSAGE_BYTES
+    ) {
+      return message;
     }
   }
   const key = bodyKey(body.sha256, draft.received_at);
@@ -53,8 +65,7 @@ export async function buildMessage(
       { cause: err },
     );
   }
-  const message: WebhookMessage = { ...draft, body: { storage: "r2", key, ...meta } };
-  return { message, serialized: JSON.stringify(message) };
+  return { ...draft, body: { storage: "r2", key, ...meta } };
 }
 
 /** `id` names the message in the inbox and in logs: a delivery id or a feedback id. */
@@ -62,7 +73,6 @@ export async function storeMessage(
   deps: EnqueueDeps,
   id: string,
   message: QueueMessage,
-  serialized: string,
   now: number,
 ): Promise<StoredIn> {
   try {
@@ -75,7 +85,8 @@ export async function storeMessage(
     });
   }
   try {
-    await deps.inbox.insert(id, serialized, now);
+    // Serialized only on this rare path: the queue takes the object as it is.
+    await deps.inbox.insert(id, JSON.stringify(message), now);
     return "inbox";
   } catch (inboxError) {
     throw new AppError(

@@ -130,7 +130,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   });
   const deliveryId = crypto.randomUUID();
   const deps = enqueueDeps(c.env);
-  const { message, serialized } = await buildMessage(
+  const message = await buildMessage(
     {
       v: 1,
       type: "gitlab_webhook",
@@ -152,7 +152,7 @@ async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   );
 
   // 7. Answer only once the queue (or the inbox) holds the event.
-  const storedIn = await storeMessage(deps, deliveryId, message, serialized, now);
+  const storedIn = await storeMessage(deps, deliveryId, message, now);
   // Joined to the request's one log line: a webhook costs one line, not two.
   c.set("logFields", {
     outcome: "queued",

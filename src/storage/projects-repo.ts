@@ -111,6 +111,21 @@ export class ProjectsRepo {
     return result.meta.changes > 0;
   }
 
+  /** Every registration's tokens in one query (a list must not ask once per registration). */
+  async tokensByRegistration(): Promise<Map<string, TokenRow[]>> {
+    const { results } = await this.db
+      .prepare("SELECT * FROM tokens ORDER BY registration_id, created_at")
+      .all();
+    const byRegistration = new Map<string, TokenRow[]>();
+    for (const token of z.array(tokenRow).parse(results)) {
+      byRegistration.set(token.registration_id, [
+        ...(byRegistration.get(token.registration_id) ?? []),
+        token,
+      ]);
+    }
+    return byRegistration;
+  }
+
   async listTokens(projectId: string): Promise<TokenRow[]> {
     const { results } = await this.db
       .prepare("SELECT * FROM tokens WHERE registration_id = ?1 ORDER BY created_at")
