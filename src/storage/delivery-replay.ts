@@ -42,7 +42,8 @@ export async function beginReplay(db: D1Database, input: ReplayStart): Promise<b
 /**
  * Deliveries still `queued` or `retrying` whose next attempt is long past and that nobody
  * holds a lease on: their queue message is gone (a replay whose send failed, local queues
- * lost on restart). Each is marked re-driven now, so the next sweep leaves it a while.
+ * lost on restart). Each is marked re-driven now, so the next sweep leaves it a while. In the
+ * status index's order (oldest first within each status): no sort of the whole backlog.
  */
 export async function staleDeliveries(
   db: D1Database,
@@ -54,7 +55,7 @@ export async function staleDeliveries(
        WHERE id IN (SELECT id FROM deliveries
          WHERE status IN ('queued', 'retrying') AND coalesce(next_attempt_at, updated_at) < ?1
            AND (lease_until IS NULL OR lease_until < ?2)
-         ORDER BY received_at LIMIT ?3)
+         LIMIT ?3)
        RETURNING *`,
     )
     .bind(input.dueBefore, input.now, input.limit)

@@ -85,10 +85,15 @@ export class FeedbackRepo {
   }
 
   async list(state: FeedbackRow["state"] | undefined, limit: number): Promise<FeedbackRow[]> {
-    const { results } = await this.db
-      .prepare("SELECT * FROM feedback WHERE ?1 IS NULL OR state = ?1 ORDER BY seq DESC LIMIT ?2")
-      .bind(state ?? null, limit)
-      .all();
+    // One statement per shape, so each walks an index: (state, seq), or seq itself.
+    const statement = state
+      ? this.db
+          .prepare("SELECT * FROM feedback WHERE state = ?1 ORDER BY seq DESC LIMIT ?2")
+          .bind(state, limit)
+      : this.db
+          .prepare("SELECT * FROM feedback WHERE seq <= ?1 ORDER BY seq DESC LIMIT ?2")
+          .bind(Number.MAX_SAFE_INTEGER, limit);
+    const { results } = await statement.all();
     return z.array(feedbackRow).parse(results);
   }
 
