@@ -7,7 +7,8 @@ import { startGroup } from "./process-group.mjs";
 
 /**
  * @param {{ port: number, state: string, vars: Record<string, string>,
- *   stderr?: "pipe" | "ignore", entry?: string, keepState?: boolean, config?: string }} options
+ *   stderr?: "pipe" | "ignore", entry?: string, keepState?: boolean, config?: string,
+ *   inspectorPort?: number }} options
  *   entry: another entry point than wrangler.toml's main (the bench build);
  *   keepState: start on the state already in `state` (seeded) instead of a fresh one;
  *   config: another wrangler configuration (in the repository's root, for its relative paths).
@@ -20,6 +21,7 @@ export function startDevRelay({
   entry,
   keepState = false,
   config,
+  inspectorPort,
 }) {
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
   if (!keepState) {
@@ -50,6 +52,7 @@ export function startDevRelay({
       "dev",
       ...(entry ? [entry] : []),
       ...(config ? ["--config", config] : []),
+      ...(inspectorPort ? ["--inspector-port", String(inspectorPort)] : []),
       "--port",
       String(port),
       "--ip",

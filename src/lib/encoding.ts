@@ -38,10 +38,12 @@ export function toBase64Url(bytes: Uint8Array): string {
   return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 export function toHex(bytes: Uint8Array): string {
   let hex = "";
   for (const byte of bytes) {
-    hex += byte.toString(16).padStart(2, "0");
+    hex += HEX[byte];
   }
   return hex;
 }

@@ -185,6 +185,19 @@ describe("log redaction", () => {
       "pgr_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG eyJhbGciOi.eyJzdWIi.sig glpat-1234567890abcdef Bearer abc.def https://user:pass@host/x whsec_abc=",
     );
     expect(masked).not.toMatch(/pgr_a|eyJhb|glpat-1|abc\.def|user:pass|whsec_abc/);
+    // Each alone too: the quick pre-check must let every shape through to its pattern.
+    for (const [secret, leak] of [
+      ["pgr_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "pgr_a"],
+      ["eyJhbGciOi.eyJzdWIi.sig", "eyJhb"],
+      ["glagent-1234567890abcdef", "glagent-1"],
+      ["glsoat-1234567890abcdef", "glsoat-1"],
+      ["basic dXNlcjpwYXNz", "dXNlcjpw"],
+      ["https://user:pass@host/x", "user:pass"],
+      ["whsec_abc=", "whsec_abc"],
+    ]) {
+      expect(maskString(`see ${secret} here`)).not.toContain(leak);
+    }
+    expect(maskString("group/project 4242 push")).toBe("group/project 4242 push");
     expect(redact({ api_token: "x", nested: { Authorization: "y", ok: "fine" } })).toEqual({
       api_token: "[REDACTED]",
       nested: { Authorization: "[REDACTED]", ok: "fine" },
