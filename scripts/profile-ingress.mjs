@@ -3,23 +3,27 @@
 // consumer, as the bench measures ingress), warms it up, then records a V8 CPU profile
 // through wrangler's inspector (DevTools protocol) while small pushes arrive, and reports each
 // step's share of the isolate's busy time and its microseconds per request, inclusive of what
-// it calls. Writes bench/profile.json.
+// it calls. Writes bench/profile.json. `PROFILE_CONSUMER=1` keeps the consumer on and a
+// packit-service stand-in answering, to see the delivery side too (bench/profile-e2e.json).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { startDevRelay } from "./dev-relay.mjs";
+import { startStandIn } from "./stand-in.mjs";
 
 const port = Number(process.env.PROFILE_PORT ?? 8796);
 const inspectorPort = Number(process.env.PROFILE_INSPECTOR_PORT ?? 9296);
 const requests = Number(process.env.PROFILE_REQUESTS ?? 3000);
 const base = `http://127.0.0.1:${port}`;
 const CONFIG = "wrangler.profile-ingress.toml";
+const withConsumer = process.env.PROFILE_CONSUMER === "1";
+const standInPort = port + 1;
 const vars = {
   ADMIN_TOKEN: randomBytes(24).toString("base64url"),
   FEEDBACK_TOKEN: randomBytes(24).toString("base64url"),
   ENCRYPTION_KEY: randomBytes(32).toString("base64"),
   TOKEN_CHECK_KEY: randomBytes(32).toString("base64url"),
   PACKIT_GITLAB_TOKEN_SECRET: randomBytes(24).toString("base64url"),
-  PACKIT_SERVICE_URL: "http://127.0.0.1:9",
+  PACKIT_SERVICE_URL: withConsumer ? `http://127.0.0.1:${standInPort}` : "http://127.0.0.1:9",
   EVENTS_URL: "",
   ALLOW_HTTP_INSTANCES: "true",
 };
@@ -43,6 +47,20 @@ const STEPS = [
   "keptHeaders",
   "log",
   "requestLog",
+  // The delivery side (PROFILE_CONSUMER=1).
+  "consumeEvents",
+  "deliver",
+  "loadBody",
+  "storedFormOf",
+  "claim",
+  "readPayload",
+  "normalize",
+  "preparePackitRequest",
+  "attempt",
+  "admit",
+  "report",
+  "record",
+  "touchTokens",
 ];
 
 writeFileSync(
@@ -52,11 +70,14 @@ writeFileSync(
     "",
   ),
 );
+const standIn = withConsumer
+  ? await startStandIn({ port: standInPort, secret: vars.PACKIT_GITLAB_TOKEN_SECRET, quiet: true })
+  : null;
 const dev = startDevRelay({
   port,
   state: ".wrangler/profile-state",
   vars,
-  config: CONFIG,
+  ...(withConsumer ? {} : { config: CONFIG }),
   inspectorPort,
 });
 
@@ -71,19 +92,21 @@ async function admin(path, body) {
 
 async function pushes(count, token) {
   const web = "https://gitlab.example.com/bench/project";
-  const body = JSON.stringify({
-    object_kind: "push",
-    ref: "refs/heads/main",
-    after: "b".repeat(40),
-    project_id: 15,
-    project: {
-      id: 15,
-      path_with_namespace: "bench/project",
-      web_url: web,
-      git_http_url: `${web}.git`,
-    },
-    commits: [],
-  });
+  // Each push its own event, so the consumer (when on) delivers every one.
+  const body = () =>
+    JSON.stringify({
+      object_kind: "push",
+      ref: "refs/heads/main",
+      after: randomBytes(20).toString("hex"),
+      project_id: 15,
+      project: {
+        id: 15,
+        path_with_namespace: "bench/project",
+        web_url: web,
+        git_http_url: `${web}.git`,
+      },
+      commits: [],
+    });
   let sent = 0;
   await Promise.all(
     Array.from({ length: 10 }, async () => {
@@ -96,7 +119,7 @@ async function pushes(count, token) {
             "x-gitlab-event": "Push Hook",
             "x-gitlab-token": token,
           },
-          body,
+          body: body(),
         });
         await res.arrayBuffer();
       }
@@ -200,7 +223,11 @@ try {
   await devtools.send("Profiler.setSamplingInterval", { interval: 100 });
   await devtools.send("Profiler.start");
   const started = Date.now();
+  const before = standIn?.received.length ?? 0;
   await pushes(requests, token);
+  while (standIn && standIn.received.length - before < requests) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const wall = Date.now() - started;
   const { profile } = await devtools.send("Profiler.stop");
   devtools.close();
@@ -224,7 +251,10 @@ try {
     note: "V8 CPU profile of the relay's isolate (wrangler dev, 100 µs sampling) over small authenticated pushes; inclusive time per function name, divided by the requests. Native work a function awaits (queue send, digest) is outside the isolate's JavaScript and not counted here.",
   };
   mkdirSync("bench", { recursive: true });
-  writeFileSync("bench/profile.json", `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(
+    withConsumer ? "bench/profile-e2e.json" : "bench/profile.json",
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
   console.log(
     `${requests} pushes in ${wall} ms; isolate busy ${report.isolate_busy_us_per_request} µs/request`,
   );
@@ -234,6 +264,7 @@ try {
   }
 } finally {
   await dev.stop();
+  standIn?.server.close();
   rmSync(CONFIG, { force: true });
   setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
 }
