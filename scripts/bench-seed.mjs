@@ -4,11 +4,13 @@
 // make, timed through a real `wrangler dev` on that database.
 import { spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { startDevRelay } from "./dev-relay.mjs";
 
-const STATE = ".wrangler/bench-seed-state";
+const STATE = existsSync("/dev/shm")
+  ? "/dev/shm/packit-gitlab-relay-bench-seed"
+  : ".wrangler/bench-seed-state";
 const DAY_MS = 24 * 3600 * 1000;
 const PROJECTS = 200;
 const INSTANCE = "https://gitlab.example.com";
@@ -264,5 +266,6 @@ export async function seedAndTime({ port, vars, deliveries }) {
     };
   } finally {
     await dev.stop();
+    rmSync(STATE, { recursive: true, force: true });
   }
 }

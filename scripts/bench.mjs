@@ -1,15 +1,18 @@
 #!/usr/bin/env node
-// `npm run bench`: the relay under load, locally, in one run (about 90 s).
-// Starts a packit-service stand-in and `wrangler dev` (local D1, Queues, R2, own state dir),
-// registers a project, then drives it with autocannon:
-//   - the bare route GET /healthz of the same worker: the floor;
-//   - ingress with a small push, an MR with a 50 KB description, and a 200 KB note (R2 path),
-//     all under a valid token (warm isolate: token cached, one queue send, plus one R2 put);
-//   - end to end: unique pushes sent as fast as ingress takes them, timed until the stand-in
-//     has received every one (ingress → queue → consumer → packit-compat forward).
-// Writes bench/results.json and prints a table. Local figures (SQLite-backed D1, in-process
-// queue without consumer concurrency, wrangler's dev proxy in front): compare the routes with
-// each other, not with production.
+// `npm run bench`: the relay under load, locally (about 4 minutes), as issue 12 measures it.
+// A packit-service stand-in and `wrangler dev` (the bench build, scripts/bench-worker.ts,
+// which counts D1 round trips; local D1, Queues, R2 in memory under /dev/shm; its own
+// registry and process group), then:
+//   - one body at GitLab's 25 MiB cap: workerd's peak memory, ingress alone and end to end;
+//   - end to end on a realistic mix (scripts/bench-payloads.mjs), 3 runs of 600 events from
+//     30 connections, timed until the stand-in has every forwarded one; D1 bytes per delivery
+//     (SQLite dbstat of the local file) and round trips over the same events;
+//   - ingress on a relay without the events consumer, against the bare route GET /healthz of
+//     the same worker: 3 alternating rounds of every route, medians;
+//   - a seeded 1M-delivery log (scripts/bench-seed.mjs), every admin read timed;
+//   - relayctl's start time.
+// Writes bench/results.json and prints a table. Local figures: compare the routes with each
+// other, not with production.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -582,6 +585,7 @@ try {
 } finally {
   await dev.stop();
   rmSync(INGRESS_ONLY_CONFIG, { force: true });
+  rmSync(state, { recursive: true, force: true });
   standIn.server.close();
   // keep-alive sockets would hold the process open.
   setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();

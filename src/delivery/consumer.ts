@@ -117,9 +117,10 @@ async function claim(
 /** Delivers one message and says whether to ack it or retry it later. */
 export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Promise<QueueDecision> {
   const lease = crypto.randomUUID();
-  // Read (and checked) first: the claim records where the body is kept for replay.
-  const bytes = await loadBody(message, deps.bodies);
-  const { delivery, targets, leased, registered } = await claim(message, bytes, deps, lease);
+  // An inline body is read (and checked) first: the claim records it kept in R2 for replay.
+  // A body already in R2 is read only once this copy turns out to have work to do.
+  const inline = message.body.storage === "inline" ? await loadBody(message, deps.bodies) : null;
+  const { delivery, targets, leased, registered } = await claim(message, inline, deps, lease);
   const id = delivery.id;
   const logFields = { delivery_id: id, kind: message.kind, project_id: message.project.id };
   if (message.generation !== delivery.generation) {
@@ -173,6 +174,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
       "the sender's registration was removed after the event was accepted",
     );
   }
+  const bytes = inline ?? (await loadBody(message, deps.bodies));
   if (!bytes) {
     return finish("dead", "the stored body is missing or does not match its SHA-256");
   }
