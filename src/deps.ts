@@ -11,6 +11,7 @@ import type { EnqueueDeps } from "./events/enqueue";
 import type { FeedbackDeps } from "./feedback/feedback-deps";
 import { gitlabMergeRequestSource, type MergeRequestSource } from "./gitlab/merge-request-lookup";
 import { gitlabProjectLookup, type ProjectLookup } from "./gitlab/project-lookup";
+import { slots } from "./lib/slots";
 import { CircuitsRepo } from "./storage/circuits-repo";
 import { ConnectionsRepo } from "./storage/connections-repo";
 import { DeliveriesRepo } from "./storage/deliveries-repo";
@@ -66,6 +67,8 @@ export function consumerDeps(env: Env): ConsumerDeps {
     deliveries: new DeliveriesRepo(env.DB),
     bodies: env.BODIES,
     config,
+    // One set per batch (one invocation): Workers open six connections at once.
+    forwardSlots: slots(6),
     circuits: {
       circuits: new CircuitsRepo(env.DB),
       queue: env.EVENTS_QUEUE,

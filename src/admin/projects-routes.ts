@@ -118,11 +118,9 @@ export function registerProjectRoutes(admin: ApiApp): void {
         c.var.repos.connections.all(),
       ]);
       const projects = rows.map((row) => {
-        const connection = connections.get(row.id);
-        return {
-          ...describeProject(row, tokens.get(row.id) ?? []),
-          connection: connection ? describeConnection(connection, []) : null,
-        };
+        const link = connections.get(row.id);
+        const connection = link ? describeConnection(link, []) : null;
+        return { ...describeProject(row, tokens.get(row.id) ?? []), connection };
       });
       return c.json({ projects }, 200);
     },

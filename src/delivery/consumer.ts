@@ -8,47 +8,30 @@
  * again (the destination gets the same Idempotency-Key / CloudEvent id). Between the record
  * and the ack, the message comes back, finds a finished delivery and is acked unforwarded.
  */
-import { type Config, deliveryTimings } from "../config";
+import { deliveryTimings } from "../config";
 import { type AttemptRecord, type DeliveryStatus, TERMINAL } from "../domain/delivery-state";
 import type { QueueDecision } from "../domain/queue-decision";
 import type { WebhookMessage } from "../domain/queue-message";
-import { storedBodyKey, toStored } from "../domain/stored-message";
 import { normalize } from "../events/normalize";
 import { eventContentHash } from "../gitlab/content-hash";
 import { log } from "../lib/logger";
-import { putBody } from "../storage/bodies";
 import type { DeliveriesRepo } from "../storage/deliveries-repo";
-import { admit, type CircuitDeps, drainParked, report } from "./circuit-gate";
-import { decideOutcome, needsAttempt, targetStatusOf } from "./delivery-outcome";
+import { decideOutcome, needsAttempt } from "./delivery-outcome";
 import {
   configuredDestinations,
-  type Destination,
   type Prepared,
   prepareEventsRequest,
   preparePackitRequest,
 } from "./destinations";
-import { attempt } from "./forward";
-import { loadBody, packitRepoOf, readPayload } from "./stored-body";
-
-/**
- * How long a delivery parked behind an open circuit waits before it looks again. The drain
- * brings it back as soon as the destination recovers; this bound only keeps Queues'
- * max_retries (100) from dead-lettering it early: 100 parks of 15 min outlast the 24 h
- * retry window, where parks of a minute would give up after under two hours of outage.
- */
-const PARK_SECONDS = 900;
+import { attemptRecord, type SendDeps, sendToDestination } from "./send-to-destination";
+import { loadBody, packitRepoOf, readPayload, storedFormOf } from "./stored-body";
 
 /** Two deliveries with the same content within this window are one event. */
 export const DEDUPE_WINDOW_MS = 24 * 3600 * 1000;
 
-export type ConsumerDeps = {
+export type ConsumerDeps = SendDeps & {
   deliveries: DeliveriesRepo;
   bodies: Pick<R2Bucket, "get" | "put">;
-  config: Config;
-  circuits: CircuitDeps;
-  fetcher: typeof fetch;
-  now: () => number;
-  random: () => number;
 };
 
 export function contentHash(message: WebhookMessage): Promise<string> {
@@ -65,35 +48,6 @@ export function contentHash(message: WebhookMessage): Promise<string> {
 export async function claimForDeadLetter(message: WebhookMessage, deps: ConsumerDeps) {
   const bytes = await loadBody(message, deps.bodies);
   return claim(message, bytes, deps, crypto.randomUUID());
-}
-
-/**
- * What the delivery log keeps for replay: the stored form, once the body is in R2. Should R2
- * refuse, the log keeps the whole message (body inline) instead: delivery goes on, and the
- * row is bigger only for that event.
- */
-async function storedFormOf(
-  message: WebhookMessage,
-  bytes: Uint8Array<ArrayBuffer> | null,
-  bodies: ConsumerDeps["bodies"],
-): Promise<string> {
-  if (message.body.storage === "r2") {
-    return toStored(message);
-  }
-  if (!bytes) {
-    // Altered in transit: kept as it came, for whoever looks into it.
-    return JSON.stringify(message);
-  }
-  try {
-    await putBody(bodies, storedBodyKey(message), bytes, message.body.sha256);
-    return toStored(message);
-  } catch (err) {
-    log("warn", "could not keep a body in R2; the delivery log holds it inline", {
-      delivery_id: message.delivery_id,
-      error: String(err),
-    });
-    return JSON.stringify(message);
-  }
 }
 
 async function claim(
@@ -217,7 +171,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
         ? await preparePackitRequest(message, bytes, packitRepo, deps.config, deps.now())
         : await prepareEventsRequest(message, normalized.event, deps.config, deps.now());
     if (prepared.outcome === "skip") {
-      records.push(record(destination, "skipped", "skipped", null, prepared.reason, 0));
+      records.push(attemptRecord(destination, "skipped", "skipped", null, prepared.reason, 0));
       continue;
     }
     if (prepared.outcome === "config_error") {
@@ -228,65 +182,14 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
         destination,
         error: prepared.reason,
       });
-      records.push(record(destination, "skipped", "skipped", null, prepared.reason, 0));
+      records.push(attemptRecord(destination, "skipped", "skipped", null, prepared.reason, 0));
       continue;
     }
-    // One circuit per destination and URL: a new URL starts closed.
-    const circuitKey = `${destination} ${destination === "packit" ? deps.config.PACKIT_SERVICE_URL : deps.config.EVENTS_URL}`;
-    const gate = await admit(deps.circuits, circuitKey);
-    if (gate.admission === "park") {
-      // The destination keeps failing: leave it alone, wait for the probe's verdict.
-      const probeAt = gate.circuit.retry_at ?? gate.circuit.probe_until ?? deps.now();
-      const waitSeconds = Math.max(PARK_SECONDS, Math.ceil((probeAt - deps.now()) / 1000));
-      records.push(
-        record(
-          destination,
-          "retrying",
-          "skipped",
-          null,
-          `circuit open: not called; next probe ${new Date(probeAt).toISOString()}`,
-          0,
-        ),
-      );
-      retryAfter = Math.max(retryAfter ?? 0, waitSeconds + Math.floor(deps.random() * 60));
-      continue;
+    const sent = await sendToDestination(destination, prepared.request, deps, logFields);
+    records.push(sent.record);
+    if (sent.retryAfter !== null) {
+      retryAfter = Math.max(retryAfter ?? 0, sent.retryAfter);
     }
-    const result = await attempt(
-      prepared.request,
-      deps.fetcher,
-      deps.now,
-      destination === "packit" ? "PACKIT_SERVICE_URL" : "EVENTS_URL",
-      deliveryTimings(deps.config).forwardTimeoutMs,
-    );
-    if (await report(deps.circuits, gate.circuit, result.outcome, result.retryAfterSeconds)) {
-      await drainParked(deps.circuits, circuitKey, destination);
-    }
-    records.push(
-      record(
-        destination,
-        targetStatusOf(result.outcome),
-        result.outcome,
-        result.statusCode,
-        result.error,
-        result.durationMs,
-      ),
-    );
-    if (result.retryAfterSeconds !== null) {
-      retryAfter = Math.max(retryAfter ?? 0, result.retryAfterSeconds);
-    }
-    const misconfigured = result.error?.startsWith("configuration error") === true;
-    log(
-      result.outcome === "delivered" ? "info" : misconfigured ? "error" : "warn",
-      "delivery attempt",
-      {
-        ...logFields,
-        destination,
-        outcome: result.outcome,
-        status_code: result.statusCode,
-        duration_ms: result.durationMs,
-        ...(misconfigured ? { error: result.error } : {}),
-      },
-    );
   }
 
   const now = deps.now();
@@ -313,15 +216,4 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     log("error", "delivery dead", logFields);
   }
   return outcome.decision;
-}
-
-function record(
-  destination: Destination,
-  targetStatus: AttemptRecord["targetStatus"],
-  outcome: string,
-  statusCode: number | null,
-  error: string | null,
-  durationMs: number,
-): AttemptRecord {
-  return { destination, targetStatus, outcome, statusCode, error, durationMs };
 }

@@ -3,13 +3,15 @@
  * SHA-256), and only the top-level members normalizing needs, parsed once.
  */
 import type { WebhookMessage } from "../domain/queue-message";
+import { storedBodyKey, toStored } from "../domain/stored-message";
 import { parseGitRepo } from "../gitlab/git-repo-url";
 import { identityFields } from "../gitlab/identity-fields";
 import { sha256Hex } from "../lib/crypto";
 import { utf8 } from "../lib/encoding";
 import { asJsonObject } from "../lib/json-object";
 import { parseMembers, scanJson } from "../lib/json-scan";
-import { getBody } from "../storage/bodies";
+import { log } from "../lib/logger";
+import { getBody, putBody } from "../storage/bodies";
 
 /** Top-level members `normalize` reads (and `project`, for messages without an identity). */
 const NORMALIZE_KEYS = [
@@ -72,4 +74,33 @@ export function readPayload(bytes: Uint8Array): Record<string, unknown> | null {
 export function packitRepoOf(payload: unknown) {
   const url = identityFields(asJsonObject(payload) ?? {}).packitUrl?.value;
   return typeof url === "string" ? parseGitRepo(url) : null;
+}
+
+/**
+ * What the delivery log keeps for replay: the stored form, once the body is in R2. Should R2
+ * refuse, the log keeps the whole message (body inline) instead: delivery goes on, and the
+ * row is bigger only for that event.
+ */
+export async function storedFormOf(
+  message: WebhookMessage,
+  bytes: Uint8Array<ArrayBuffer> | null,
+  bodies: Pick<R2Bucket, "put">,
+): Promise<string> {
+  if (message.body.storage === "r2") {
+    return toStored(message);
+  }
+  if (!bytes) {
+    // Altered in transit: kept as it came, for whoever looks into it.
+    return JSON.stringify(message);
+  }
+  try {
+    await putBody(bodies, storedBodyKey(message), bytes, message.body.sha256);
+    return toStored(message);
+  } catch (err) {
+    log("warn", "could not keep a body in R2; the delivery log holds it inline", {
+      delivery_id: message.delivery_id,
+      error: String(err),
+    });
+    return JSON.stringify(message);
+  }
 }

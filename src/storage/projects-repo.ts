@@ -116,14 +116,7 @@ export class ProjectsRepo {
     const { results } = await this.db
       .prepare("SELECT * FROM tokens ORDER BY registration_id, created_at")
       .all();
-    const byRegistration = new Map<string, TokenRow[]>();
-    for (const token of z.array(tokenRow).parse(results)) {
-      byRegistration.set(token.registration_id, [
-        ...(byRegistration.get(token.registration_id) ?? []),
-        token,
-      ]);
-    }
-    return byRegistration;
+    return Map.groupBy(z.array(tokenRow).parse(results), (token) => token.registration_id);
   }
 
   async listTokens(projectId: string): Promise<TokenRow[]> {

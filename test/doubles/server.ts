@@ -72,6 +72,8 @@ type KnownProject = {
 };
 const projects = new Map<string, Map<number, KnownProject>>();
 const scripts = new Map<string, Scripted[]>();
+/** Requests being answered right now per scope, and the most there ever were at once. */
+const inFlight = new Map<string, { now: number; max: number }>();
 type Held = { url: string; headers: Record<string, string>; body: string };
 const worlds = new Map<string, { world: ReturnType<typeof createGitlabWorld>; held: Held[] }>();
 
@@ -269,7 +271,9 @@ function gitlab(
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://double");
   const port = (req.socket.address() as AddressInfo).port;
-  const control = /^\/_doubles\/([^/]+)\/(script|requests|projects|world|held)$/.exec(url.pathname);
+  const control = /^\/_doubles\/([^/]+)\/(script|requests|projects|world|held|in-flight)$/.exec(
+    url.pathname,
+  );
   if (control?.[1] && control[2]) {
     const scope = control[1];
     if (control[2] === "world") {
@@ -285,6 +289,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     }
     if (control[2] === "requests") {
       return send(res, 200, requests.get(scope) ?? []);
+    }
+    if (control[2] === "in-flight") {
+      return send(res, 200, { max: inFlight.get(scope)?.max ?? 0 });
     }
     if (control[2] === "projects") {
       const list = JSON.parse((await readBody(req)).toString("utf8")) as KnownProject[];
@@ -315,9 +322,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 
   const next = scripts.get(scope)?.shift();
   if (next) {
+    const counter = inFlight.get(scope) ?? { now: 0, max: 0 };
+    inFlight.set(scope, counter);
+    counter.now++;
+    counter.max = Math.max(counter.max, counter.now);
     if (next.delayMs) {
       await new Promise((resolve) => setTimeout(resolve, next.delayMs));
     }
+    counter.now--;
     return send(res, next.status, next.body ?? "", next.headers ?? {});
   }
   if (path === "/api/webhooks/gitlab") {

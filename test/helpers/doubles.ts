@@ -33,6 +33,12 @@ export async function received(scope: string, path?: string): Promise<Recorded[]
   return path ? all.filter((r) => r.path === path) : all;
 }
 
+/** The most scripted requests the scope's double was answering at once. */
+export async function maxInFlight(scope: string): Promise<number> {
+  const res = await fetch(`${env.TEST_DOUBLES_URL}/_doubles/${scope}/in-flight`);
+  return z.object({ max: z.number() }).parse(await res.json()).max;
+}
+
 export async function script(
   scope: string,
   responses: {

@@ -9,7 +9,14 @@ import { normalizedEvent } from "../../src/events/normalized-event";
 import worker from "../../src/index";
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
 import { capturingQueue, consume, ingest } from "../helpers/deliveries";
-import { destinations, EVENTS_SECRET, newScope, received, script } from "../helpers/doubles";
+import {
+  destinations,
+  EVENTS_SECRET,
+  maxInFlight,
+  newScope,
+  received,
+  script,
+} from "../helpers/doubles";
 import { mergeRequest, note, push, tagPush } from "../helpers/gitlab-payloads";
 import { captureLogs } from "../helpers/logs";
 import { asJson, BASE, call, refusingQueue } from "../helpers/relay";
@@ -800,6 +807,29 @@ describe("a slow destination", () => {
     expect(await delivery(message.delivery_id)).toMatchObject({ status: "delivered", attempts: 1 });
     expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(1);
   }, 60_000); // a destination that answers after 16 s
+});
+
+describe("a batch bigger than an invocation's six connections", () => {
+  it("forwards six at a time, so no forward's timeout runs while it waits for a connection", async () => {
+    const scope = newScope();
+    // Ten slow answers (each held until the double's timer fires).
+    await script(
+      scope,
+      Array.from({ length: 10 }, () => ({ status: 202, body: '"accepted"', delayMs: 200 })),
+    );
+    const messages = [];
+    for (let i = 0; i < 10; i++) {
+      const after = crypto.randomUUID().replaceAll("-", "").padEnd(40, "6");
+      messages.push(await ingest({ token, event: "Push Hook", body: push(PROJECT, { after }) }));
+    }
+    const result = await consume(
+      messages.map((body) => ({ body })),
+      destinations(scope),
+    );
+    expect(result.explicitAcks).toHaveLength(10);
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(10);
+    expect(await maxInFlight(scope)).toBe(6);
+  });
 });
 
 describe("GitLab's Resend request", () => {
