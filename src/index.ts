@@ -7,9 +7,12 @@ import { readConfig } from "./config";
 import { SYNC_EVERY_MINUTES, syncGroups } from "./connect/group-sync";
 import { checkHookHealth } from "./connect/hook-health";
 import { PURGE_CRON } from "./cron";
+import { probeDue } from "./delivery/circuit-gate";
+import { configuredDestinations } from "./delivery/destinations";
 import { redriveStuck } from "./delivery/redrive";
 import { purgeExpired } from "./delivery/retention";
-import { connectDeps, repos } from "./deps";
+import { circuitKeyFor } from "./delivery/send-to-destination";
+import { connectDeps, consumerDeps, repos } from "./deps";
 import { sweepInbox } from "./events/inbox-sweep";
 import { forgetTokens } from "./ingress/authenticate";
 import { log } from "./lib/logger";
@@ -50,6 +53,15 @@ async function sweep(env: Env, cron: string, now: number): Promise<void> {
   }
   await redriveStuck(r.deliveries, env.EVENTS_QUEUE, now).catch((err) => {
     log("error", "could not re-drive stuck deliveries", { error: String(err) });
+  });
+  const delivery = consumerDeps(env);
+  const keys = configuredDestinations(delivery.config).map((d) =>
+    circuitKeyFor(d, delivery.config),
+  );
+  await probeDue(delivery.circuits, keys).catch((err) => {
+    log("error", "could not probe destinations whose circuit wait is over", {
+      error: String(err),
+    });
   });
   if (new Date(now).getUTCMinutes() % SYNC_EVERY_MINUTES === 0) {
     const synced = await syncGroups(connectDeps(env, r, forgetTokens)).catch((err) => {

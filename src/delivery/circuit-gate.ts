@@ -32,7 +32,7 @@ const DRAIN_LIMIT = 1000;
 const cache = new TtlCache<string, Circuit>(16, 5_000);
 
 export type CircuitDeps = {
-  circuits: Pick<CircuitsRepo, "get" | "put" | "parked">;
+  circuits: Pick<CircuitsRepo, "all" | "get" | "put" | "parked">;
   queue: Pick<Queue<QueueMessage>, "sendBatch">;
   settings: CircuitSettings;
   /** How long a probe may take before another delivery may probe instead. */
@@ -179,5 +179,44 @@ export async function drainParked(
     destination: circuitKey,
     count: sent,
   });
+  return sent;
+}
+
+/**
+ * Cron, every minute: each configured destination whose circuit's wait is over gets one of
+ * its parked deliveries back, which the consumer admits as the probe. Without it an outage
+ * that ends while no new event arrives would be noticed only when a parked delivery's own
+ * wait (15 minutes) ran out. `circuitKeys` are the configured ones: a circuit left by an old
+ * URL is never probed.
+ */
+export async function probeDue(deps: CircuitDeps, circuitKeys: readonly string[]): Promise<number> {
+  const now = deps.now();
+  const due = (await deps.circuits.all()).filter(
+    (c) =>
+      circuitKeys.includes(c.destination) && c.state !== "closed" && decide(c, now) === "probe",
+  );
+  let sent = 0;
+  for (const circuit of due) {
+    const destination = circuit.destination.slice(0, circuit.destination.indexOf(" "));
+    const rows = await deps.circuits.parked(destination, now, 1);
+    const items = rows.flatMap((row) => {
+      const message = fromStored(row);
+      return message ? [{ ref: row.id, message }] : [];
+    });
+    await sendInBatches(
+      deps.queue,
+      items,
+      async (refs) => {
+        sent += refs.length;
+        log("info", "circuit wait over: a parked delivery sent to probe", {
+          destination: circuit.destination,
+          delivery_id: refs[0],
+        });
+      },
+      async (refs, err) => {
+        log("warn", "could not send a probe", { count: refs.length, error: String(err) });
+      },
+    );
+  }
   return sent;
 }

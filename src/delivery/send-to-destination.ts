@@ -31,6 +31,11 @@ export type SendDeps = {
   random: () => number;
 };
 
+/** One circuit per destination and URL: a new URL starts closed. */
+export function circuitKeyFor(destination: Destination, config: Config): string {
+  return `${destination} ${destination === "packit" ? config.PACKIT_SERVICE_URL : config.EVENTS_URL}`;
+}
+
 export function attemptRecord(
   destination: Destination,
   targetStatus: AttemptRecord["targetStatus"],
@@ -62,8 +67,7 @@ async function sendHolding(
   deps: SendDeps,
   logFields: Record<string, unknown>,
 ): Promise<{ record: AttemptRecord; retryAfter: number | null }> {
-  // One circuit per destination and URL: a new URL starts closed.
-  const circuitKey = `${destination} ${destination === "packit" ? deps.config.PACKIT_SERVICE_URL : deps.config.EVENTS_URL}`;
+  const circuitKey = circuitKeyFor(destination, deps.config);
   const gate = await admit(deps.circuits, circuitKey);
   if (gate.admission === "park") {
     // The destination keeps failing: leave it alone, wait for the probe's verdict.

@@ -3,7 +3,14 @@
  * failures, deliveries then park without calling the destination, one probe tests it, and
  * the probe's success re-drives every parked delivery at once, each delivered exactly once.
  */
+import {
+  createExecutionContext,
+  createScheduledController,
+  waitOnExecutionContext,
+} from "cloudflare:test";
+import { env as cloudflareEnv } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
 import { admin, field, registerProject } from "../helpers/admin";
 import { capturingQueue, consume, ingest } from "../helpers/deliveries";
 import { destinations, newScope, received, script } from "../helpers/doubles";
@@ -100,6 +107,73 @@ describe("a destination that keeps failing", () => {
       const d = await admin("GET", `/deliveries/${message.delivery_id}`);
       expect(field(d.body, "status")).toBe("delivered");
     }
+  });
+});
+
+describe("an outage that ends while no event arrives", () => {
+  it("is noticed by the minute's cron: one parked delivery probes once the wait is over, the rest drain", async () => {
+    const p = { id: 7180, path: "circuit/quiet" };
+    const { token } = await registerProject({ projectId: p.id, path: p.path });
+    const scope = newScope();
+    const env = {
+      ...destinations(scope),
+      EVENTS_URL: "",
+      CIRCUIT_FAILURES: "2",
+      CIRCUIT_OPEN_SECONDS: "30",
+    };
+    const events = [];
+    for (let i = 0; i < 4; i++) {
+      events.push(
+        await ingest({
+          token,
+          event: "Push Hook",
+          body: push(p, { after: `q${i}`.padEnd(40, "5") }),
+        }),
+      );
+    }
+    await script(scope, [{ status: 503 }, { status: 503 }]);
+    for (const message of events) {
+      await consume([{ body: message }], env);
+    }
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(2);
+
+    const minute = async (queue: Queue) => {
+      const ctx = createExecutionContext();
+      await worker.scheduled(
+        createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }),
+        { ...cloudflareEnv, ...env, EVENTS_QUEUE: queue },
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+    };
+    // Before the wait is over the cron sends nothing.
+    const early = capturingQueue();
+    await minute(early.queue);
+    expect(early.sent).toEqual([]);
+
+    // packit-service is back and nothing new arrives; after the wait the cron sends one.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 31_000);
+    const probes = capturingQueue();
+    await minute(probes.queue);
+    expect(probes.sent).toHaveLength(1);
+    const drained = capturingQueue();
+    await consume(
+      probes.sent.map((body) => ({ body })),
+      { ...env, EVENTS_QUEUE: drained.queue },
+    );
+    // The probe succeeded and closed the circuit: the other parked deliveries come back.
+    await consume(
+      drained.sent.map((body) => ({ body })),
+      env,
+    );
+    vi.useRealTimers();
+    for (const message of events) {
+      const d = await admin("GET", `/deliveries/${message.delivery_id}`);
+      expect(field(d.body, "status")).toBe("delivered");
+    }
+    // Two failed calls, then each of the four exactly once.
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(2 + 4);
   });
 });
 
