@@ -108,6 +108,13 @@ const vars = {
 };
 mkdirSync("bench", { recursive: true });
 const dev = startDevRelay({ port, state, vars });
+// wrangler dev runs no crons by itself; production runs the minute's sweeps (inbox, stuck
+// deliveries, circuit probes) every minute, and so does the soak.
+const minuteCron = setInterval(() => {
+  fetch(`http://127.0.0.1:${port}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("* * * * *")}`)
+    .then((res) => res.arrayBuffer())
+    .catch(() => {});
+}, 60_000);
 
 /** @param {() => Promise<boolean>} check @param {number} timeoutMs */
 async function until(check, timeoutMs) {
@@ -179,6 +186,7 @@ try {
   }
   const recovered = Date.now();
   const drained = await until(async () => packit.accepted.size >= accepted, 480_000);
+  clearInterval(minuteCron);
   const lastAccepted = Math.max(...[...packit.accepted.values()].map((times) => times[0] ?? 0));
   const duringOutage = packit.requests.filter((r) => r.down);
   const results = {
@@ -213,6 +221,7 @@ try {
     process.exitCode = 1;
   }
 } finally {
+  clearInterval(minuteCron);
   await dev.stop();
   server.close();
 }
