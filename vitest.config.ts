@@ -29,9 +29,10 @@ function sharedGitlabFixtures() {
 // Tests run inside workerd with the bindings of wrangler.toml: real local D1 (with the
 // migrations of migrations/ applied), Queues and R2. Storage is isolated per test file.
 export default defineConfig(async () => {
-  // Wrangler's informational lines ("Using secrets defined in .dev.vars", once per test file)
-  // are noise here: every binding a test sees is pinned below.
-  process.env.WRANGLER_LOG ??= "warn";
+  // Wrangler's lines about .dev.vars, once per test file ("Using secrets defined in
+  // .dev.vars", or with none, "Missing required secrets") are noise here: every binding a
+  // test sees is pinned below. Its errors still show.
+  process.env.WRANGLER_LOG ??= "error";
   const migrations = await readD1Migrations({ migrationsDir: "migrations" });
   return {
     plugins: [
