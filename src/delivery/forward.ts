@@ -66,8 +66,15 @@ export async function attempt(
       signal: AbortSignal.timeout(timeoutMs),
     });
     const outcome = classifyStatus(response.status);
-    // Read a little of the body for the log; always consume it to free the connection.
-    const text = await response.text().catch(() => "");
+    // A refusal's body goes to the log; a success's is only let go of (the connection is
+    // freed either way, without reading what nobody looks at).
+    const text =
+      outcome === "delivered"
+        ? await response.body?.cancel().then(
+            () => "",
+            () => "",
+          )
+        : await response.text().catch(() => "");
     const hint = misconfiguration(setting, response.status, response.headers.get("location"));
     return {
       outcome,

@@ -12,6 +12,9 @@ import { beginReplay, type ReplayStart, staleDeliveries } from "./delivery-repla
 import {
   type AttemptRow,
   attemptRow,
+  CLAIMED_COLUMNS,
+  type ClaimedRow,
+  claimedRow,
   type DeliveryFilter,
   type DeliveryRow,
   deliveryRow,
@@ -48,7 +51,7 @@ export class DeliveriesRepo {
     now: number;
     lease: { owner: string; until: number };
   }): Promise<{
-    delivery: DeliveryRow;
+    delivery: ClaimedRow;
     targets: TargetRow[];
     leased: boolean;
     /** False when the sender's registration was removed since ingress (never for JWTs). */
@@ -118,7 +121,9 @@ export class DeliveriesRepo {
              AND (lease_until IS NULL OR lease_until <= ?5)`,
         )
         .bind(message.delivery_id, lease.owner, lease.until, message.generation, now),
-      this.db.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(message.delivery_id),
+      this.db
+        .prepare(`SELECT ${CLAIMED_COLUMNS} FROM deliveries WHERE id = ?1`)
+        .bind(message.delivery_id),
       this.db
         .prepare(
           "SELECT destination, status, attempts, last_status_code, last_error, delivered_at FROM delivery_targets WHERE delivery_id = ?1",
@@ -128,7 +133,7 @@ export class DeliveriesRepo {
         .prepare("SELECT ?1 IS NULL OR EXISTS (SELECT 1 FROM registrations WHERE id = ?1) AS ok")
         .bind(registrationId),
     ]);
-    const delivery = deliveryRow.parse(results[5]?.results[0]);
+    const delivery = claimedRow.parse(results[5]?.results[0]);
     const targets = z.array(targetRow).parse(results[6]?.results ?? []);
     const registered = z.object({ ok: z.number() }).parse(results[7]?.results[0]).ok === 1;
     return { delivery, targets, leased: delivery.lease_owner === lease.owner, registered };

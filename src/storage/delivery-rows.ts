@@ -30,6 +30,21 @@ export const deliveryRow = z.object({
 });
 export type DeliveryRow = z.infer<typeof deliveryRow>;
 
+/** What the consumer reads back after a claim: the state it decides on, not the whole row. */
+export const CLAIMED_COLUMNS =
+  "id, generation, status, duplicate_of, attempts, first_attempt_at, lease_owner, lease_until";
+export const claimedRow = deliveryRow.pick({
+  id: true,
+  generation: true,
+  status: true,
+  duplicate_of: true,
+  attempts: true,
+  first_attempt_at: true,
+  lease_owner: true,
+  lease_until: true,
+});
+export type ClaimedRow = z.infer<typeof claimedRow>;
+
 export const targetRow = z.object({
   destination: z.string(),
   status: z.enum(TARGET_STATUSES),
