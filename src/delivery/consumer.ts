@@ -46,8 +46,9 @@ export function contentHash(message: WebhookMessage): Promise<string> {
 
 /** A claim for recording a dead letter: whatever copy may hold a lease, the queue gave up. */
 export async function claimForDeadLetter(message: WebhookMessage, deps: ConsumerDeps) {
-  const bytes = await loadBody(message, deps.bodies);
-  return claim(message, bytes, deps, crypto.randomUUID());
+  // Only an inline body needs reading (to keep it in R2); one in R2 is already kept.
+  const inline = message.body.storage === "inline" ? await loadBody(message, deps.bodies) : null;
+  return claim(message, inline, deps, crypto.randomUUID());
 }
 
 async function claim(
