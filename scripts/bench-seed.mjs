@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
-import { startDevRelay } from "./dev-relay.mjs";
+import { relayUp, startDevRelay } from "./dev-relay.mjs";
 
 const STATE = existsSync("/dev/shm")
   ? "/dev/shm/packit-gitlab-relay-bench-seed"
@@ -187,17 +187,7 @@ export async function seedAndTime({ port, vars, deliveries }) {
   const dev = startDevRelay({ port, state: STATE, vars, keepState: true });
   const base = `http://127.0.0.1:${port}`;
   try {
-    for (let i = 0; i < 240; i++) {
-      if (
-        await fetch(`${base}/healthz`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      ) {
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await relayUp(base);
     const auth = { authorization: `Bearer ${vars.ADMIN_TOKEN}` };
     const hourAgo = new Date(now - 3600_000).toISOString();
     const weekAgo = new Date(now - 7 * DAY_MS).toISOString();

@@ -21,7 +21,7 @@ import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
 import { mixEvent } from "./bench-payloads.mjs";
 import { seedAndTime } from "./bench-seed.mjs";
-import { startDevRelay } from "./dev-relay.mjs";
+import { startDevRelay, writeIngressOnlyConfig } from "./dev-relay.mjs";
 import { groupMembers } from "./process-group.mjs";
 import { startStandIn } from "./stand-in.mjs";
 
@@ -62,13 +62,7 @@ const standIn = await startStandIn({ port: standInPort, secret, quiet: true });
 // draining what ingress queues would otherwise compete with ingress (and not with the bare
 // route). End to end then runs on the whole relay.
 const INGRESS_ONLY_CONFIG = "wrangler.bench-ingress.toml";
-writeFileSync(
-  INGRESS_ONLY_CONFIG,
-  readFileSync("wrangler.toml", "utf8").replace(
-    /^\[\[queues\.consumers\]\]\nqueue = "packit-gitlab-relay-events"\n(?:[^[\n].*\n|\n)*?(?=\[)/m,
-    "",
-  ),
-);
+writeIngressOnlyConfig(INGRESS_ONLY_CONFIG);
 let dev = startDevRelay({ port, state, vars, stderr: "pipe", entry: "scripts/bench-worker.ts" });
 const batchSize = Number(
   /max_batch_size = (\d+)/.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ?? 0,

@@ -2,7 +2,7 @@
 // (migrations applied), its own registry (so no other wrangler dev takes its queue
 // messages), settings as --var, its own process group (stopped as a whole).
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { startGroup } from "./process-group.mjs";
 
 /**
@@ -68,5 +68,35 @@ export function startDevRelay({
       stdio: ["ignore", "ignore", stderr],
       port,
     },
+  );
+}
+
+/** Resolves once the relay at `base` answers /healthz (two minutes at most). */
+export async function relayUp(base) {
+  for (let i = 0; i < 240; i++) {
+    const up = await fetch(`${base}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`the relay at ${base} did not come up`);
+}
+
+/**
+ * Writes `file` (in the repository's root, for wrangler.toml's relative paths): wrangler.toml
+ * without the events queue's consumer, for measuring ingress alone.
+ * @param {string} file
+ */
+export function writeIngressOnlyConfig(file) {
+  writeFileSync(
+    file,
+    readFileSync("wrangler.toml", "utf8").replace(
+      /^\[\[queues\.consumers\]\]\nqueue = "packit-gitlab-relay-events"\n(?:[^[\n].*\n|\n)*?(?=\[)/m,
+      "",
+    ),
   );
 }

@@ -6,8 +6,8 @@
 // it calls. Writes bench/profile.json. `PROFILE_CONSUMER=1` keeps the consumer on and a
 // packit-service stand-in answering, to see the delivery side too (bench/profile-e2e.json).
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { startDevRelay } from "./dev-relay.mjs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { relayUp, startDevRelay, writeIngressOnlyConfig } from "./dev-relay.mjs";
 import { startStandIn } from "./stand-in.mjs";
 
 const port = Number(process.env.PROFILE_PORT ?? 8796);
@@ -63,13 +63,7 @@ const STEPS = [
   "touchTokens",
 ];
 
-writeFileSync(
-  CONFIG,
-  readFileSync("wrangler.toml", "utf8").replace(
-    /^\[\[queues\.consumers\]\]\nqueue = "packit-gitlab-relay-events"\n(?:[^[\n].*\n|\n)*?(?=\[)/m,
-    "",
-  ),
-);
+writeIngressOnlyConfig(CONFIG);
 const standIn = withConsumer
   ? await startStandIn({ port: standInPort, secret: vars.PACKIT_GITLAB_TOKEN_SECRET, quiet: true })
   : null;
@@ -200,17 +194,7 @@ function aggregate(profile) {
 }
 
 try {
-  for (let i = 0; i < 240; i++) {
-    if (
-      await fetch(`${base}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    ) {
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await relayUp(base);
   await admin("/instances", { url: "https://gitlab.example.com", api_token: "glpat-profile" });
   const { token } = await admin("/projects", {
     instance_url: "https://gitlab.example.com",

@@ -9,7 +9,7 @@ import { readConfig } from "../config";
 import { loadBody, readPayload } from "../delivery/stored-body";
 import { fromStored } from "../domain/stored-message";
 import { AppError } from "../errors";
-import { normalize } from "../events/normalize";
+import { normalizeMessage } from "../events/normalize";
 import { redact } from "../lib/logger";
 import { errorResponses, idParam, json } from "../openapi";
 import { security } from "./schemas";
@@ -55,16 +55,7 @@ export function registerDeliveryBodyRoute(admin: ApiApp): void {
         );
       }
       const full = JSON.parse(new TextDecoder().decode(bytes));
-      const normalized = normalize({
-        kind: message.kind,
-        gitlabEvent: message.headers["x-gitlab-event"] ?? message.kind,
-        payload,
-        dedupeKey: message.dedupe_key,
-        instanceUrl: message.instance_url,
-        project: message.project,
-        receivedAt: message.received_at,
-        botUsernames: readConfig(c.env).BOT_USERNAMES,
-      });
+      const normalized = normalizeMessage(message, payload, readConfig(c.env).BOT_USERNAMES);
       return c.json(
         {
           bytes: bytes.byteLength,

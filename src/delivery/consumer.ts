@@ -12,7 +12,7 @@ import { deliveryTimings } from "../config";
 import { type AttemptRecord, type DeliveryStatus, TERMINAL } from "../domain/delivery-state";
 import type { QueueDecision } from "../domain/queue-decision";
 import type { WebhookMessage } from "../domain/queue-message";
-import { normalize } from "../events/normalize";
+import { normalizeMessage } from "../events/normalize";
 import { eventContentHash } from "../gitlab/content-hash";
 import { log } from "../lib/logger";
 import type { DeliveriesRepo } from "../storage/deliveries-repo";
@@ -137,16 +137,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
   if (!payload) {
     return finish("rejected", "the stored body is not a JSON object");
   }
-  const normalized = normalize({
-    kind: message.kind,
-    gitlabEvent: message.headers["x-gitlab-event"] ?? message.kind,
-    payload,
-    dedupeKey: message.dedupe_key,
-    instanceUrl: message.instance_url,
-    project: message.project,
-    receivedAt: message.received_at,
-    botUsernames: deps.config.BOT_USERNAMES,
-  });
+  const normalized = normalizeMessage(message, payload, deps.config.BOT_USERNAMES);
   if (normalized.outcome === "skip") {
     return finish("skipped", normalized.reason);
   }

@@ -5,6 +5,7 @@
  * older GitLab payloads: a missing or odd field becomes null. Only what cannot be a GitLab
  * event of its kind is rejected. One module per family of kinds.
  */
+import type { WebhookMessage } from "../domain/queue-message";
 import { normalizeMergeRequest, normalizePush, normalizeTagPush } from "./normalize-code";
 import type { NormalizeInput, NormalizeResult } from "./normalize-common";
 import {
@@ -43,4 +44,22 @@ export function normalize(input: NormalizeInput): NormalizeResult {
         outcome: "reject",
         reason: `normalized event invalid: ${checked.error.issues[0]?.message}`,
       };
+}
+
+/** A queued webhook's normalized event: the message says everything but the payload. */
+export function normalizeMessage(
+  message: WebhookMessage,
+  payload: Record<string, unknown>,
+  botUsernames: NormalizeInput["botUsernames"],
+): NormalizeResult {
+  return normalize({
+    kind: message.kind,
+    gitlabEvent: message.headers["x-gitlab-event"] ?? message.kind,
+    payload,
+    dedupeKey: message.dedupe_key,
+    instanceUrl: message.instance_url,
+    project: message.project,
+    receivedAt: message.received_at,
+    botUsernames,
+  });
 }
