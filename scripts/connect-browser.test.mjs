@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -17,8 +18,31 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = "test-results/connect";
 const CONSOLE_SHOTS = "test-results/console";
 const present = existsSync(CHROMIUM);
-const base = 30000 + Math.floor(Math.random() * 20000);
-const PORTS = { relay: base, standIn: base + 1, gitlab: base + 2 };
+/** Whether nothing listens on `port` right now. */
+function portFree(port) {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Three neighbouring ports below Linux's ephemeral range (32768 and up, where the kernel
+ * picks the local ports of outgoing connections: a port chosen there can be taken by any
+ * connection a moment later), each checked free.
+ */
+async function freePorts() {
+  for (;;) {
+    const base = 10000 + Math.floor(Math.random() * 22000);
+    const ports = [base, base + 1, base + 2];
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) {
+      return ports;
+    }
+  }
+}
+const [relayPort = 0, standInPort = 0, gitlabPort = 0] = await freePorts();
+const PORTS = { relay: relayPort, standIn: standInPort, gitlab: gitlabPort };
 const RELAY = `http://127.0.0.1:${PORTS.relay}`;
 const GITLAB = `http://127.0.0.1:${PORTS.gitlab}`;
 

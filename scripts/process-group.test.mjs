@@ -15,7 +15,8 @@ const portOpen = (port) =>
   });
 
 test("stop() ends the whole group (children that ignore SIGTERM included) and frees the port", async () => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  // Below Linux's ephemeral range (32768 and up), where outgoing connections take ports.
+  const port = 10000 + Math.floor(Math.random() * 22000);
   // Like npx → wrangler → workerd: a parent whose child serves the port and ignores SIGTERM.
   const server = `process.on("SIGTERM",()=>{});require("http").createServer((q,s)=>s.end("ok")).listen(${port},"127.0.0.1")`;
   const parent = `require("child_process").spawn(process.execPath,["-e",${JSON.stringify(server)}],{stdio:"inherit"});setInterval(()=>{},1000)`;
