@@ -812,10 +812,10 @@ describe("a slow destination", () => {
 describe("a batch bigger than an invocation's six connections", () => {
   it("forwards six at a time, so no forward's timeout runs while it waits for a connection", async () => {
     const scope = newScope();
-    // Ten slow answers (each held until the double's timer fires).
+    // Ten slow answers, each held a second: long enough for all six first ones to be out.
     await script(
       scope,
-      Array.from({ length: 10 }, () => ({ status: 202, body: '"accepted"', delayMs: 200 })),
+      Array.from({ length: 10 }, () => ({ status: 202, body: '"accepted"', delayMs: 1000 })),
     );
     const messages = [];
     for (let i = 0; i < 10; i++) {
