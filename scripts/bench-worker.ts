@@ -6,8 +6,21 @@
  */
 import relay from "../src/index";
 
-type Counts = { round_trips: number; statements: number; by_handler: Record<string, number> };
-const counts: Counts = { round_trips: 0, statements: 0, by_handler: {} };
+type Counts = {
+  round_trips: number;
+  statements: number;
+  /** What D1 bills by, as its results report them. */
+  rows_read: number;
+  rows_written: number;
+  by_handler: Record<string, number>;
+};
+const counts: Counts = {
+  round_trips: 0,
+  statements: 0,
+  rows_read: 0,
+  rows_written: 0,
+  by_handler: {},
+};
 let current = "fetch";
 let patched = false;
 
@@ -15,6 +28,12 @@ function count(statements: number): void {
   counts.round_trips += 1;
   counts.statements += statements;
   counts.by_handler[current] = (counts.by_handler[current] ?? 0) + 1;
+}
+
+function addRows(result: unknown): void {
+  const meta = (result as { meta?: { rows_read?: number; rows_written?: number } } | null)?.meta;
+  counts.rows_read += meta?.rows_read ?? 0;
+  counts.rows_written += meta?.rows_written ?? 0;
 }
 
 /** D1's client classes are plain JavaScript: wrap their prototypes' calls once. */
@@ -25,15 +44,30 @@ function patch(db: D1Database): void {
   patched = true;
   const dbProto = Object.getPrototypeOf(db) as D1Database;
   const batch = dbProto.batch;
-  dbProto.batch = function (this: D1Database, statements: D1PreparedStatement[]) {
+  dbProto.batch = async function (this: D1Database, statements: D1PreparedStatement[]) {
     count(statements.length);
-    return batch.call(this, statements);
+    const results = await batch.call(this, statements);
+    for (const result of results) {
+      addRows(result);
+    }
+    return results;
   } as D1Database["batch"];
   const statementProto = Object.getPrototypeOf(db.prepare("SELECT 1")) as Record<
     string,
     (...args: unknown[]) => unknown
   >;
-  for (const name of ["first", "all", "run", "raw"]) {
+  for (const name of ["all", "run"]) {
+    const original = statementProto[name];
+    if (original) {
+      statementProto[name] = async function (this: unknown, ...args: unknown[]) {
+        count(1);
+        const result = await original.apply(this, args);
+        addRows(result);
+        return result;
+      };
+    }
+  }
+  for (const name of ["first", "raw"]) {
     const original = statementProto[name];
     if (original) {
       statementProto[name] = function (this: unknown, ...args: unknown[]) {
@@ -52,6 +86,8 @@ export default {
       if (request.method === "POST") {
         counts.round_trips = 0;
         counts.statements = 0;
+        counts.rows_read = 0;
+        counts.rows_written = 0;
         counts.by_handler = {};
       }
       return Response.json(counts);

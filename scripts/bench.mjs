@@ -123,7 +123,8 @@ function d1Footprint() {
 
 /**
  * @param {ReturnType<typeof d1Footprint>} before @param {ReturnType<typeof d1Footprint>} after
- * @param {number} events @param {{ round_trips: number, statements: number }} calls
+ * @param {number} events
+ * @param {{ round_trips: number, statements: number, rows_read: number, rows_written: number }} calls
  */
 function d1PerDelivery(before, after, events, calls) {
   /** @type {Record<string, { bytes: number, payload_bytes: number }>} */
@@ -144,6 +145,8 @@ function d1PerDelivery(before, after, events, calls) {
     by_table: byTable,
     round_trips_per_delivered_event: Number((calls.round_trips / events).toFixed(2)),
     statements_per_delivered_event: Number((calls.statements / events).toFixed(2)),
+    rows_written_per_delivered_event: Number((calls.rows_written / events).toFixed(1)),
+    rows_read_per_delivered_event: Number((calls.rows_read / events).toFixed(1)),
     note: "bytes: growth of the local D1 file's pages for the delivery tables and their indexes over the end-to-end runs, per delivered event (SQLite dbstat); payload: the row and index bytes alone; round trips: D1 calls (a batch or a statement) counted by the bench build (scripts/bench-worker.ts) over the same runs, ingress included",
   };
 }
@@ -419,9 +422,10 @@ try {
   }
   // Every delivery's last write lands just after the stand-in has the event.
   await new Promise((r) => setTimeout(r, 2000));
-  const d1Calls = /** @type {{ round_trips: number, statements: number }} */ (
-    await (await fetch(`${base}/__bench/d1`)).json()
-  );
+  const d1Calls =
+    /** @type {{ round_trips: number, statements: number, rows_read: number, rows_written: number }} */ (
+      await (await fetch(`${base}/__bench/d1`)).json()
+    );
   const footprintAfter = d1Footprint();
   const endToEnd = {
     events_per_run: e2eEvents,
@@ -567,7 +571,7 @@ try {
     `\nend to end: ${rounds} runs of ${e2eEvents} events of the mix, median ${endToEnd.events_per_second} events/s (max_batch_size ${batchSize})`,
   );
   console.log(
-    `D1 per delivered event: ${d1.bytes_per_delivery} bytes (${d1.payload_bytes_per_delivery} of row data), ${d1.round_trips_per_delivered_event} round trips, ${d1.statements_per_delivered_event} statements`,
+    `D1 per delivered event: ${d1.bytes_per_delivery} bytes (${d1.payload_bytes_per_delivery} of row data), ${d1.round_trips_per_delivered_event} round trips, ${d1.statements_per_delivered_event} statements, ${d1.rows_written_per_delivered_event} rows written, ${d1.rows_read_per_delivered_event} read`,
   );
   console.log(
     `one ${(memory.body_bytes / 2 ** 20).toFixed(1)} MiB body: workerd peak ${memory.workerd_peak_after_mib} MiB from ${memory.workerd_rss_before_mib} MiB resident (growth ${memory.growth_mib} MiB with local R2/Queues in-process; ingress alone ${memory.ingress_only_growth_mib} MiB); answered ${memory.answer.slice(0, 3)} in ${memory.accepted_ms} ms, delivered after ${memory.delivered_ms} ms`,
