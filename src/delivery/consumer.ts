@@ -23,7 +23,7 @@ import {
   prepareEventsRequest,
   preparePackitRequest,
 } from "./destinations";
-import { attemptRecord, type SendDeps, sendToDestination } from "./send-to-destination";
+import { type SendDeps, sendToDestination } from "./send-to-destination";
 import { loadBody, packitRepoOf, readPayload, storedFormOf } from "./stored-body";
 
 /** Two deliveries with the same content within this window are one event. */
@@ -158,26 +158,13 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
     if (!needsAttempt(prior.get(destination))) {
       continue;
     }
-    const prepared: Prepared =
+    // Prepared once a forward slot is held: packit's JWT lives five minutes, and a wait for
+    // a slot behind slow destinations must not use them up.
+    const prepare = (): Promise<Prepared> =>
       destination === "packit"
-        ? await preparePackitRequest(message, bytes, packitRepo, deps.config, deps.now())
-        : await prepareEventsRequest(message, normalized.event, deps.config, deps.now());
-    if (prepared.outcome === "skip") {
-      records.push(attemptRecord(destination, "skipped", "skipped", null, prepared.reason, 0));
-      continue;
-    }
-    if (prepared.outcome === "config_error") {
-      // Off until the setting is fixed (reported by /healthz): not an attempt, not retried;
-      // a replay after the fix delivers it.
-      log("error", "destination misconfigured", {
-        ...logFields,
-        destination,
-        error: prepared.reason,
-      });
-      records.push(attemptRecord(destination, "skipped", "skipped", null, prepared.reason, 0));
-      continue;
-    }
-    const sent = await sendToDestination(destination, prepared.request, deps, logFields);
+        ? preparePackitRequest(message, bytes, packitRepo, deps.config, deps.now())
+        : prepareEventsRequest(message, normalized.event, deps.config, deps.now());
+    const sent = await sendToDestination(destination, prepare, deps, logFields);
     records.push(sent.record);
     if (sent.retryAfter !== null) {
       retryAfter = Math.max(retryAfter ?? 0, sent.retryAfter);

@@ -1,8 +1,9 @@
 /**
- * One destination's part of a delivery: ask its circuit, forward once, tell the circuit how
- * it went, log it. Held under one of the invocation's forward slots from the circuit's
- * answer to its report, so a forward's timeout runs only while it can use a connection, and
- * forwards queued behind a failing destination see its circuit open instead of calling it.
+ * One destination's part of a delivery: prepare the request, ask its circuit, forward once,
+ * tell the circuit how it went, log it. All of it under one of the invocation's forward
+ * slots, so a forward's timeout (and packit's five-minute JWT) runs only while it can use a
+ * connection, and forwards queued behind a failing destination see its circuit open instead
+ * of calling it.
  */
 import { type Config, deliveryTimings } from "../config";
 import type { AttemptRecord } from "../domain/delivery-state";
@@ -10,7 +11,7 @@ import { log } from "../lib/logger";
 import type { Slots } from "../lib/slots";
 import { admit, type CircuitDeps, drainParked, report } from "./circuit-gate";
 import { targetStatusOf } from "./delivery-outcome";
-import type { Destination } from "./destinations";
+import type { Destination, Prepared } from "./destinations";
 import { attempt } from "./forward";
 
 /**
@@ -49,16 +50,34 @@ export function attemptRecord(
 
 export async function sendToDestination(
   destination: Destination,
-  request: Request,
+  prepare: () => Promise<Prepared>,
   deps: SendDeps,
   logFields: Record<string, unknown>,
 ): Promise<{ record: AttemptRecord; retryAfter: number | null }> {
   const release = await deps.forwardSlots.acquire();
   try {
-    return await sendHolding(destination, request, deps, logFields);
+    const prepared = await prepare();
+    if (prepared.outcome === "skip") {
+      return { record: skipped(destination, prepared.reason), retryAfter: null };
+    }
+    if (prepared.outcome === "config_error") {
+      // Off until the setting is fixed (reported by /healthz): not an attempt, not retried;
+      // a replay after the fix delivers it.
+      log("error", "destination misconfigured", {
+        ...logFields,
+        destination,
+        error: prepared.reason,
+      });
+      return { record: skipped(destination, prepared.reason), retryAfter: null };
+    }
+    return await sendHolding(destination, prepared.request, deps, logFields);
   } finally {
     release();
   }
+}
+
+function skipped(destination: Destination, reason: string): AttemptRecord {
+  return attemptRecord(destination, "skipped", "skipped", null, reason, 0);
 }
 
 async function sendHolding(

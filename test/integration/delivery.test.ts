@@ -1,6 +1,6 @@
 import { createExecutionContext, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { jwtVerify } from "jose";
+import { decodeJwt, jwtVerify } from "jose";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { PURGE_CRON } from "../../src/cron";
@@ -810,12 +810,12 @@ describe("a slow destination", () => {
 });
 
 describe("a batch bigger than an invocation's six connections", () => {
-  it("forwards six at a time, so no forward's timeout runs while it waits for a connection", async () => {
+  it("forwards six at a time, each prepared (its JWT minted) only once it may go out", async () => {
     const scope = newScope();
-    // Ten slow answers, each held a second: long enough for all six first ones to be out.
+    // Ten slow answers, each held two seconds: long enough for all six first ones to be out.
     await script(
       scope,
-      Array.from({ length: 10 }, () => ({ status: 202, body: '"accepted"', delayMs: 1000 })),
+      Array.from({ length: 10 }, () => ({ status: 202, body: '"accepted"', delayMs: 2000 })),
     );
     const messages = [];
     for (let i = 0; i < 10; i++) {
@@ -827,9 +827,15 @@ describe("a batch bigger than an invocation's six connections", () => {
       destinations(scope),
     );
     expect(result.explicitAcks).toHaveLength(10);
-    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(10);
+    const forwarded = await received(scope, "/api/webhooks/gitlab");
+    expect(forwarded).toHaveLength(10);
     expect(await maxInFlight(scope)).toBe(6);
-  });
+    // The four that waited for a slot got tokens minted when they went (two seconds or more
+    // after the first six: `iat` counts whole seconds), not while waiting.
+    const issuedAt = forwarded.map((r) => decodeJwt(r.headers["x-gitlab-token"] ?? "").iat ?? 0);
+    const first = Math.min(...issuedAt);
+    expect(issuedAt.filter((iat) => iat >= first + 2)).toHaveLength(4);
+  }, 30_000); // ten answers held two seconds each, six at a time
 });
 
 describe("GitLab's Resend request", () => {
