@@ -79,7 +79,9 @@ export function model(g: GrantChoice, slots: Slot[]) {
     (f): f is { name: (typeof FIELDS)[number]; slot: Ref } => f.slot !== null,
   );
   if (present.length === 0) {
-    return { accept: false } as const;
+    // Names no project: nothing to relay it for. Ingress answers 202 "ignored" (never a 4xx,
+    // which GitLab counts towards pausing the hook) and queues nothing.
+    return { accept: false, ignored: true } as const;
   }
   const instance = g.instance;
   const isId = (n: string) => n === "project.id" || n === "project_id";
