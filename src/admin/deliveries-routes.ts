@@ -8,6 +8,7 @@ import type { ApiApp } from "../api-app";
 import type { Repos } from "../app-env";
 import { DELIVERY_STATUSES } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
+import { fromStored } from "../domain/stored-message";
 import { AppError } from "../errors";
 import { sendStored } from "../events/enqueue";
 import { sendInBatches } from "../events/send-batches";
@@ -20,7 +21,6 @@ import {
   deliveryDetailSchema,
   deliverySchema,
   encodeCursor,
-  storedMessage,
   summary,
   toFilter,
 } from "./delivery-views";
@@ -78,7 +78,7 @@ async function replay(
   if (!row) {
     return null;
   }
-  const stored = storedMessage(row);
+  const stored = fromStored(row);
   if (!stored) {
     throw new AppError("conflict", `delivery ${id} has no replayable message`);
   }
@@ -151,7 +151,7 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
         throw new AppError("not_found", "no such delivery");
       }
       const { targets, attempts } = await repo.details(row.id);
-      const storage: "inline" | "r2" | "unknown" = storedMessage(row)?.body.storage ?? "unknown";
+      const storage: "inline" | "r2" | "unknown" = fromStored(row)?.body.storage ?? "unknown";
       return c.json(
         {
           ...summary(row),

@@ -1,8 +1,6 @@
 /** How the delivery log is shown by the admin API, its cursors and filters. */
 import { z } from "@hono/zod-openapi";
 import { DELIVERY_STATUSES, TARGET_STATUSES } from "../domain/delivery-state";
-import type { WebhookMessage } from "../domain/queue-message";
-import { fromStored } from "../domain/stored-message";
 import { AppError } from "../errors";
 import { fromBase64, toBase64Url, utf8 } from "../lib/encoding";
 import { isoOrNull } from "../lib/time";
@@ -106,9 +104,4 @@ export function toFilter(input: {
     since: input.since,
     until: input.until,
   };
-}
-
-/** The message a delivery row can be replayed with (its current generation), or null. */
-export function storedMessage(row: DeliveryRow): WebhookMessage | null {
-  return fromStored(row);
 }

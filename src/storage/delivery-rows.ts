@@ -31,8 +31,6 @@ export const deliveryRow = z.object({
 export type DeliveryRow = z.infer<typeof deliveryRow>;
 
 /** What the consumer reads back after a claim: the state it decides on, not the whole row. */
-export const CLAIMED_COLUMNS =
-  "id, generation, status, duplicate_of, attempts, first_attempt_at, lease_owner, lease_until";
 export const claimedRow = deliveryRow.pick({
   id: true,
   generation: true,
@@ -43,6 +41,8 @@ export const claimedRow = deliveryRow.pick({
   lease_owner: true,
   lease_until: true,
 });
+/** Its columns, for the SELECT: the schema is the one list. */
+export const CLAIMED_COLUMNS = Object.keys(claimedRow.shape).join(", ");
 export type ClaimedRow = z.infer<typeof claimedRow>;
 
 export const targetRow = z.object({
