@@ -14,14 +14,13 @@
 // Writes bench/results.json and prints a table. Local figures: compare the routes with each
 // other, not with production.
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
 import { mixEvent } from "./bench-payloads.mjs";
 import { seedAndTime } from "./bench-seed.mjs";
-import { startDevRelay, writeIngressOnlyConfig } from "./dev-relay.mjs";
+import { startDevRelay, throwawayVars, writeIngressOnlyConfig } from "./dev-relay.mjs";
 import { groupMembers } from "./process-group.mjs";
 import { startStandIn } from "./stand-in.mjs";
 
@@ -43,17 +42,8 @@ const state =
   (existsSync("/dev/shm") ? "/dev/shm/packit-gitlab-relay-bench" : ".wrangler/bench-state");
 const started = Date.now();
 
-const secret = randomBytes(24).toString("base64url");
-const vars = {
-  ADMIN_TOKEN: randomBytes(24).toString("base64url"),
-  FEEDBACK_TOKEN: randomBytes(24).toString("base64url"),
-  ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-  TOKEN_CHECK_KEY: randomBytes(32).toString("base64url"),
-  PACKIT_GITLAB_TOKEN_SECRET: secret,
-  PACKIT_SERVICE_URL: `http://127.0.0.1:${standInPort}`,
-  EVENTS_URL: "",
-  ALLOW_HTTP_INSTANCES: "true",
-};
+const vars = throwawayVars({ PACKIT_SERVICE_URL: `http://127.0.0.1:${standInPort}` });
+const secret = vars.PACKIT_GITLAB_TOKEN_SECRET;
 
 const standIn = await startStandIn({ port: standInPort, secret, quiet: true });
 // The bench build: the relay with its D1 binding counted (scripts/bench-worker.ts).

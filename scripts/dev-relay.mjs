@@ -2,6 +2,7 @@
 // (migrations applied), its own registry (so no other wrangler dev takes its queue
 // messages), settings as --var, its own process group (stopped as a whole).
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { startGroup } from "./process-group.mjs";
 
@@ -99,4 +100,22 @@ export function writeIngressOnlyConfig(file) {
       "",
     ),
   );
+}
+
+/**
+ * Fresh secrets and local settings for a throwaway relay (bench, soak, profile); the caller
+ * adds its destination and any other setting.
+ * @param {Record<string, string>} settings
+ */
+export function throwawayVars(settings) {
+  return {
+    ADMIN_TOKEN: randomBytes(24).toString("base64url"),
+    FEEDBACK_TOKEN: randomBytes(24).toString("base64url"),
+    ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    TOKEN_CHECK_KEY: randomBytes(32).toString("base64url"),
+    PACKIT_GITLAB_TOKEN_SECRET: randomBytes(24).toString("base64url"),
+    EVENTS_URL: "",
+    ALLOW_HTTP_INSTANCES: "true",
+    ...settings,
+  };
 }

@@ -7,7 +7,7 @@
 // packit-service stand-in answering, to see the delivery side too (bench/profile-e2e.json).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { relayUp, startDevRelay, writeIngressOnlyConfig } from "./dev-relay.mjs";
+import { relayUp, startDevRelay, throwawayVars, writeIngressOnlyConfig } from "./dev-relay.mjs";
 import { startStandIn } from "./stand-in.mjs";
 
 const port = Number(process.env.PROFILE_PORT ?? 8796);
@@ -17,16 +17,9 @@ const base = `http://127.0.0.1:${port}`;
 const CONFIG = "wrangler.profile-ingress.toml";
 const withConsumer = process.env.PROFILE_CONSUMER === "1";
 const standInPort = port + 1;
-const vars = {
-  ADMIN_TOKEN: randomBytes(24).toString("base64url"),
-  FEEDBACK_TOKEN: randomBytes(24).toString("base64url"),
-  ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-  TOKEN_CHECK_KEY: randomBytes(32).toString("base64url"),
-  PACKIT_GITLAB_TOKEN_SECRET: randomBytes(24).toString("base64url"),
+const vars = throwawayVars({
   PACKIT_SERVICE_URL: withConsumer ? `http://127.0.0.1:${standInPort}` : "http://127.0.0.1:9",
-  EVENTS_URL: "",
-  ALLOW_HTTP_INSTANCES: "true",
-};
+});
 
 /** The relay's own functions worth naming, as esbuild keeps their names. */
 const STEPS = [

@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { startDevRelay } from "./dev-relay.mjs";
+import { startDevRelay, throwawayVars } from "./dev-relay.mjs";
 
 const port = Number(process.env.SOAK_PORT ?? 8797);
 const packitPort = Number(process.env.SOAK_PACKIT_PORT ?? 8796);
@@ -95,17 +95,10 @@ const cycle = setInterval(
   Number(process.env.SOAK_PHASE_SECONDS ?? 12) * 1000,
 );
 
-const vars = {
-  ADMIN_TOKEN: randomBytes(24).toString("base64url"),
-  FEEDBACK_TOKEN: randomBytes(24).toString("base64url"),
-  ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-  TOKEN_CHECK_KEY: randomBytes(32).toString("base64url"),
-  PACKIT_GITLAB_TOKEN_SECRET: randomBytes(24).toString("base64url"),
+const vars = throwawayVars({
   PACKIT_SERVICE_URL: `http://127.0.0.1:${packitPort}`,
-  EVENTS_URL: "",
-  ALLOW_HTTP_INSTANCES: "true",
   ...(circuitFailures ? { CIRCUIT_FAILURES: circuitFailures } : {}),
-};
+});
 mkdirSync("bench", { recursive: true });
 const dev = startDevRelay({ port, state, vars });
 // wrangler dev runs no crons by itself; production runs the minute's sweeps (inbox, stuck
