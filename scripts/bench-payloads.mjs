@@ -252,16 +252,17 @@ const MIX = [
 export function mixEvent(i, p) {
   const make = MIX[i % MIX.length] ?? push;
   const { event, body } = make(p);
-  const uuid = randomUUID();
   return {
     event,
     body: JSON.stringify(body),
     headers: {
       "x-gitlab-event": event,
       "x-gitlab-instance": p.instance,
-      "x-gitlab-webhook-uuid": "7c3e2f0a-5b1d-4e8f-9a6b-2d4c8e1f3a5b",
-      "x-gitlab-event-uuid": uuid,
-      "idempotency-key": uuid,
+      // Three different UUIDs, as GitLab sends them (reference/gitlab.md): one per attempt,
+      // one per hook execution, and the idempotency key.
+      "x-gitlab-webhook-uuid": randomUUID(),
+      "x-gitlab-event-uuid": randomUUID(),
+      "idempotency-key": randomUUID(),
       "user-agent": "GitLab/17.6.0",
     },
   };

@@ -14,6 +14,16 @@ const STATE = existsSync("/dev/shm")
 const DAY_MS = 24 * 3600 * 1000;
 const PROJECTS = 200;
 const INSTANCE = "https://gitlab.example.com";
+/** A UUID version 7 for `ms`, as ingress makes delivery ids (src/lib/crypto.ts). */
+function uuidV7(ms) {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(ms, 0, 6);
+  bytes[6] = 0x70 | ((bytes[6] ?? 0) & 0x0f);
+  bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** Outcome shares, per 100 deliveries. */
 const STATUSES = [
   ...Array(88).fill("delivered"),
@@ -66,6 +76,9 @@ function seed(count, now) {
   const key = db.prepare(
     "INSERT INTO delivery_keys (key, delivery_id, claimed_at) VALUES (?, ?, ?)",
   );
+  const hashClaim = db.prepare(
+    "INSERT INTO content_claims (hash, delivery_id, claimed_at) VALUES (?, ?, ?)",
+  );
   const target = db.prepare(
     "INSERT INTO delivery_targets (delivery_id, destination, status, attempts, last_status_code, delivered_at) VALUES (?, 'packit', ?, 1, ?, ?)",
   );
@@ -84,36 +97,21 @@ function seed(count, now) {
     }
     const status = STATUSES[i % STATUSES.length];
     const kind = KINDS[(i * 7) % KINDS.length];
-    const id = randomUUID();
-    const dedupeKey = `ik_${randomBytes(32).toString("hex")}`;
-    const contentHash = randomBytes(32).toString("hex");
-    const uuid = randomUUID();
+    const id = uuidV7(receivedAt);
+    const dedupeKey = `ik_${randomBytes(24).toString("hex")}`;
+    const contentHash = randomBytes(16).toString("hex");
+    // The stored form ingress writes (src/domain/stored-message.ts).
     const stored = JSON.stringify({
-      v: 2,
-      dedupe_source: "idempotency-key",
-      packit: { namespace: "seeded", repo: r.path.split("/")[1] },
-      registration: {
-        kind: "project",
-        id: r.id,
-        token_id: r.tokenId,
-        gitlab_project_id: r.projectId,
-        path: r.path,
-      },
-      headers: {
-        "x-gitlab-event": "Pipeline Hook",
-        "x-gitlab-instance": INSTANCE,
-        "x-gitlab-webhook-uuid": "7c3e2f0a-5b1d-4e8f-9a6b-2d4c8e1f3a5b",
-        "x-gitlab-event-uuid": uuid,
-        "idempotency-key": uuid,
-        "user-agent": "GitLab/17.6.0",
-      },
-      body: { size: 4200, sha256: randomBytes(32).toString("hex") },
+      v: 3,
+      t: r.tokenId,
+      h: { eu: randomUUID(), wu: randomUUID(), ik: randomUUID(), ua: "GitLab/17.6.0" },
+      b: [4200, randomBytes(32).toString("hex")],
     });
     const attempted = status !== "duplicate" && status !== "skipped" && status !== "undeliverable";
     delivery.run(
       id,
       dedupeKey,
-      contentHash,
+      "",
       r.id,
       INSTANCE,
       r.projectId,
@@ -132,7 +130,10 @@ function seed(count, now) {
       3,
     );
     key.run(`k:${dedupeKey}`, id, receivedAt);
-    key.run(`h:${contentHash}`, id, receivedAt);
+    // Content-hash claims live for the dedupe window only (the nightly purge drops older).
+    if (receivedAt > now - DAY_MS) {
+      hashClaim.run(contentHash, id, receivedAt);
+    }
     if (attempted) {
       const delivered = status === "delivered";
       target.run(

@@ -1,4 +1,8 @@
-/** The dedupe claims of the delivery log (`delivery_keys`): who owns an event. */
+/**
+ * The dedupe claims of the delivery log, who owns an event: `delivery_keys` by dedupe key
+ * (`k:` + key, for the retention period) and `content_claims` by content hash (for the
+ * dedupe window).
+ */
 
 /**
  * Identical bytes are one event when two hooks report it (a project hook and a group hook:
@@ -16,21 +20,31 @@ export const SAME_SENDER_NEW_EVENT = `(?3 NOT LIKE 'sha256:%' AND EXISTS (SELECT
  * such as GitLab's "Resend request" after the cause was fixed, takes the claim over and is
  * forwarded, instead of being recorded as a duplicate of a failure.
  */
-export function claimKeyStatement(
+export function claimStatement(
   db: D1Database,
-  claim: { key: string; deliveryId: string; now: number; expiredBefore: number },
+  claim: {
+    table: "delivery_keys" | "content_claims";
+    key: string;
+    deliveryId: string;
+    now: number;
+    expiredBefore: number;
+  },
 ) {
-  const { key, deliveryId, now, expiredBefore } = claim;
+  const { table, key, deliveryId, now, expiredBefore } = claim;
+  const column = CLAIM_KEY[table];
   return db
     .prepare(
-      `INSERT INTO delivery_keys (key, delivery_id, claimed_at) VALUES (?1, ?2, ?3)
-       ON CONFLICT (key) DO UPDATE SET delivery_id = excluded.delivery_id, claimed_at = excluded.claimed_at
-       WHERE delivery_keys.claimed_at < ?4
-         OR EXISTS (SELECT 1 FROM deliveries d WHERE d.id = delivery_keys.delivery_id
+      `INSERT INTO ${table} (${column}, delivery_id, claimed_at) VALUES (?1, ?2, ?3)
+       ON CONFLICT (${column}) DO UPDATE SET delivery_id = excluded.delivery_id, claimed_at = excluded.claimed_at
+       WHERE ${table}.claimed_at < ?4
+         OR EXISTS (SELECT 1 FROM deliveries d WHERE d.id = ${table}.delivery_id
            AND d.id <> excluded.delivery_id AND d.status IN ('rejected', 'dead', 'undeliverable'))`,
     )
     .bind(key, deliveryId, now, expiredBefore);
 }
+
+/** Each claim table's key column. */
+export const CLAIM_KEY = { delivery_keys: "key", content_claims: "hash" } as const;
 
 /**
  * One more `outcome` in this minute's count (the console's chart), only when the statement

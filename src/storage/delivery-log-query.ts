@@ -84,11 +84,11 @@ export async function purgeDeliveries(
         )
         .bind(cutoff, PURGE_CHUNK),
       // Content-hash claims are void after the dedupe window (the claim takes them over):
-      // gone then, they cost the log a day of space instead of the whole retention.
+      // gone then, they cost a day of space instead of the whole retention.
       db
         .prepare(
-          `DELETE FROM delivery_keys WHERE key IN (SELECT key FROM delivery_keys
-             WHERE key >= 'h:' AND key < 'h;' AND claimed_at < ?1 LIMIT ?2)`,
+          `DELETE FROM content_claims WHERE hash IN (SELECT hash FROM content_claims
+             WHERE claimed_at < ?1 LIMIT ?2)`,
         )
         .bind(hashClaimsBefore, PURGE_CHUNK),
     ]);

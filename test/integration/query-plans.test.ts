@@ -20,6 +20,7 @@ import { sendWebhook } from "../helpers/webhooks";
 const GROWING = [
   "deliveries",
   "delivery_keys",
+  "content_claims",
   "delivery_targets",
   "delivery_attempts",
   "feedback",

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { decrypt, encrypt, generateSecret, sha256Hex, timingSafeEqual } from "../../src/lib/crypto";
+import {
+  decrypt,
+  encrypt,
+  generateSecret,
+  sha256Hex,
+  timingSafeEqual,
+  uuidV7,
+} from "../../src/lib/crypto";
 
 const KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(1)));
 const OTHER_KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(2)));
@@ -15,6 +22,16 @@ describe("crypto helpers", () => {
     expect(timingSafeEqual("secret", "secret")).toBe(true);
     expect(timingSafeEqual("secret", "secreT")).toBe(false);
     expect(timingSafeEqual("secret", "secret-longer")).toBe(false);
+  });
+
+  it("makes version-7 UUIDs that sort in the order of their times", () => {
+    const now = Date.UTC(2026, 10, 29, 12, 0, 0, 123);
+    const id = uuidV7(now);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(Number.parseInt(id.replace(/-/g, "").slice(0, 12), 16)).toBe(now);
+    expect(uuidV7(now)).not.toBe(id);
+    const ids = [now + 1, now - 1, now + 86_400_000, now].map(uuidV7);
+    expect([...ids].sort()).toEqual([ids[1], ids[3], ids[0], ids[2]]);
   });
 
   it("generates 256-bit secrets with the prefix", () => {
