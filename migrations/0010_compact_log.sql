@@ -6,9 +6,16 @@
 -- is forwarded by one lease holder at a time, so two attempts of one delivery to one
 -- destination in the same millisecond do not happen (the insert ignores one if they did).
 --
--- Content-hash claims move to their own table: they count for the 24-hour dedupe window
--- only, the key claims for the whole retention, and each table is purged by its own index.
--- Existing hash claims move with them, so redeliveries within the window are still found.
+-- Dedupe-key claims are no longer a table of their own: the delivery log already holds each
+-- delivery's key, and an index on it finds the delivery that owns a key
+-- (src/storage/delivery-claims.ts) with a third of the bytes. Content-hash claims, which
+-- count for the 24-hour dedupe window only, move to their own table, purged by its own
+-- index; existing ones move with them, so redeliveries within the window are still found.
+-- A consumer still running the code from before this migration fails its claim (no
+-- delivery_keys) and the message is retried by the queue, to be claimed by the new code.
+--
+-- The newest-first list orders by (received_at, id); ties within a millisecond are few, so
+-- the received_at index no longer repeats the 36-character id.
 
 CREATE TABLE delivery_targets_v2 (
   delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
@@ -52,5 +59,8 @@ CREATE TABLE content_claims (
 CREATE INDEX content_claims_claimed ON content_claims (claimed_at);
 INSERT INTO content_claims (hash, delivery_id, claimed_at)
 SELECT substr(key, 3, 32), delivery_id, claimed_at FROM delivery_keys WHERE key >= 'h:' AND key < 'h;';
-DELETE FROM delivery_keys WHERE key >= 'h:' AND key < 'h;';
-DROP INDEX delivery_keys_hash_claimed;
+DROP TABLE delivery_keys;
+CREATE INDEX deliveries_dedupe ON deliveries (dedupe_key);
+
+DROP INDEX deliveries_received;
+CREATE INDEX deliveries_received ON deliveries (received_at);

@@ -73,9 +73,6 @@ function seed(count, now) {
        first_attempt_at, last_attempt_at, last_status_code, message, updated_at, ingress_ms)
      VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const key = db.prepare(
-    "INSERT INTO delivery_keys (key, delivery_id, claimed_at) VALUES (?, ?, ?)",
-  );
   const hashClaim = db.prepare(
     "INSERT INTO content_claims (hash, delivery_id, claimed_at) VALUES (?, ?, ?)",
   );
@@ -129,7 +126,6 @@ function seed(count, now) {
       receivedAt + 80,
       3,
     );
-    key.run(`k:${dedupeKey}`, id, receivedAt);
     // Content-hash claims live for the dedupe window only (the nightly purge drops older).
     if (receivedAt > now - DAY_MS) {
       hashClaim.run(contentHash, id, receivedAt);

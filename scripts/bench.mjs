@@ -68,7 +68,6 @@ function median(values) {
 /** The tables (with their indexes) each delivery writes to. */
 const DELIVERY_TABLES = [
   "deliveries",
-  "delivery_keys",
   "content_claims",
   "delivery_targets",
   "delivery_attempts",

@@ -1,12 +1,17 @@
 /**
- * D1 access to the delivery log. The claim is one transactional batch: it claims the dedupe
- * key and the content hash, inserts the delivery (as `duplicate` when another delivery owns
- * either), and reads back the row and its destinations.
+ * D1 access to the delivery log. The claim is one transactional batch: it claims the content
+ * hash, inserts the delivery (as `duplicate` when another delivery owns its dedupe key or the
+ * hash), and reads back the row and its destinations.
  */
 import { z } from "zod";
 import type { AttemptRecord, Finish } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
-import { claimStatement, countOutcomeStatement, SAME_SENDER_NEW_EVENT } from "./delivery-claims";
+import {
+  contentClaimStatement,
+  countOutcomeStatement,
+  KEY_OWNER,
+  SAME_SENDER_NEW_EVENT,
+} from "./delivery-claims";
 import { listDeliveries, purgeDeliveries } from "./delivery-log-query";
 import { beginReplay, type ReplayStart, staleDeliveries } from "./delivery-replay";
 import {
@@ -58,23 +63,14 @@ export class DeliveriesRepo {
     registered: boolean;
   }> {
     const { message, contentHash, stored, windowStart, now, lease } = input;
-    const keyClaim = `k:${message.dedupe_key}`;
     // 128 bits of the hash: no collision within a day's events, at half the bytes.
     const claimedHash = contentHash.slice(0, 32);
     const keyWindowStart = message.dedupe_source === "content-hash" ? windowStart : 0;
     const registrationId =
       message.registration.kind === "legacy_jwt" ? null : message.registration.id;
     const results = await this.db.batch([
-      claimStatement(this.db, {
-        table: "delivery_keys",
-        key: keyClaim,
-        deliveryId: message.delivery_id,
-        now,
-        expiredBefore: keyWindowStart,
-      }),
-      claimStatement(this.db, {
-        table: "content_claims",
-        key: claimedHash,
+      contentClaimStatement(this.db, {
+        hash: claimedHash,
         deliveryId: message.delivery_id,
         now,
         expiredBefore: windowStart,
@@ -84,12 +80,12 @@ export class DeliveriesRepo {
           `INSERT INTO deliveries (id, generation, dedupe_key, content_hash, registration_id, instance_url,
              project_id, project_path, kind, status, duplicate_of, received_at, message, updated_at, ingress_ms)
            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-             CASE WHEN k.delivery_id = ?1 AND (h.delivery_id = ?1 OR ${SAME_SENDER_NEW_EVENT})
+             CASE WHEN k.owner IS NULL AND (h.delivery_id = ?1 OR ${SAME_SENDER_NEW_EVENT})
                THEN 'queued' ELSE 'duplicate' END,
-             CASE WHEN k.delivery_id <> ?1 THEN k.delivery_id
+             CASE WHEN k.owner IS NOT NULL THEN k.owner
                WHEN h.delivery_id <> ?1 AND NOT ${SAME_SENDER_NEW_EVENT} THEN h.delivery_id END,
              ?10, ?11, ?12, ?15
-           FROM delivery_keys k, content_claims h WHERE k.key = ?13 AND h.hash = ?14
+           FROM (SELECT ${KEY_OWNER} AS owner) k, content_claims h WHERE h.hash = ?14
            ON CONFLICT (id) DO NOTHING`,
         )
         .bind(
@@ -106,7 +102,7 @@ export class DeliveriesRepo {
           message.received_at,
           stored,
           now,
-          keyClaim,
+          keyWindowStart,
           claimedHash,
           message.ingress_ms ?? null,
         ),
@@ -136,9 +132,11 @@ export class DeliveriesRepo {
         .prepare("SELECT ?1 IS NULL OR EXISTS (SELECT 1 FROM registrations WHERE id = ?1) AS ok")
         .bind(registrationId),
     ]);
-    const delivery = claimedRow.parse(results[5]?.results[0]);
-    const targets = z.array(targetRow).parse(results[6]?.results ?? []);
-    const registered = z.object({ ok: z.number() }).parse(results[7]?.results[0]).ok === 1;
+    // The last three statements read back: the row, its destinations, the registration.
+    const [row, destinations, registration] = results.slice(-3);
+    const delivery = claimedRow.parse(row?.results[0]);
+    const targets = z.array(targetRow).parse(destinations?.results ?? []);
+    const registered = z.object({ ok: z.number() }).parse(registration?.results[0]).ok === 1;
     return { delivery, targets, leased: delivery.lease_owner === lease.owner, registered };
   }
 

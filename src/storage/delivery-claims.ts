@@ -1,7 +1,7 @@
 /**
- * The dedupe claims of the delivery log, who owns an event: `delivery_keys` by dedupe key
- * (`k:` + key, for the retention period) and `content_claims` by content hash (for the
- * dedupe window).
+ * Who owns an event. By dedupe key: the delivery log itself (its `deliveries_dedupe` index)
+ * says which delivery holds a key. By content hash: `content_claims`, kept for the dedupe
+ * window only.
  */
 
 /**
@@ -15,36 +15,39 @@ export const SAME_SENDER_NEW_EVENT = `(?3 NOT LIKE 'sha256:%' AND EXISTS (SELECT
   AND o.dedupe_key <> ?3))`;
 
 /**
- * The first delivery to claim a key owns it, until the claim expires, or until that
- * delivery failed for good (rejected, dead, undeliverable): then a redelivery of the event,
- * such as GitLab's "Resend request" after the cause was fixed, takes the claim over and is
- * forwarded, instead of being recorded as a duplicate of a failure.
+ * The delivery that owns this dedupe key (?3) for the delivery being claimed (?1), or NULL:
+ * the latest delivery with the key that claimed it itself (was not recorded as a duplicate
+ * of another holder of the key), received since ?13 (0 unless the key is itself a content
+ * hash, GitLab before 17.4, which counts within the window only), and that has not failed
+ * for good. After a failure (rejected, dead, undeliverable) a redelivery of the event, such
+ * as GitLab's "Resend request" once the cause was fixed, owns the key and is forwarded,
+ * instead of being recorded as a duplicate of a failure.
  */
-export function claimStatement(
+export const KEY_OWNER = `(SELECT id FROM (SELECT o.id, max(o.received_at) FROM deliveries o
+  WHERE o.dedupe_key = ?3 AND o.id <> ?1 AND o.received_at >= ?13
+    AND o.status NOT IN ('rejected', 'dead', 'undeliverable')
+    AND NOT (o.status = 'duplicate' AND EXISTS (SELECT 1 FROM deliveries p
+      WHERE p.id = o.duplicate_of AND p.dedupe_key = o.dedupe_key))))`;
+
+/**
+ * The first delivery to claim a content hash owns it, until the claim expires, or until
+ * that delivery failed for good (as for keys, above).
+ */
+export function contentClaimStatement(
   db: D1Database,
-  claim: {
-    table: "delivery_keys" | "content_claims";
-    key: string;
-    deliveryId: string;
-    now: number;
-    expiredBefore: number;
-  },
+  claim: { hash: string; deliveryId: string; now: number; expiredBefore: number },
 ) {
-  const { table, key, deliveryId, now, expiredBefore } = claim;
-  const column = CLAIM_KEY[table];
+  const { hash, deliveryId, now, expiredBefore } = claim;
   return db
     .prepare(
-      `INSERT INTO ${table} (${column}, delivery_id, claimed_at) VALUES (?1, ?2, ?3)
-       ON CONFLICT (${column}) DO UPDATE SET delivery_id = excluded.delivery_id, claimed_at = excluded.claimed_at
-       WHERE ${table}.claimed_at < ?4
-         OR EXISTS (SELECT 1 FROM deliveries d WHERE d.id = ${table}.delivery_id
+      `INSERT INTO content_claims (hash, delivery_id, claimed_at) VALUES (?1, ?2, ?3)
+       ON CONFLICT (hash) DO UPDATE SET delivery_id = excluded.delivery_id, claimed_at = excluded.claimed_at
+       WHERE content_claims.claimed_at < ?4
+         OR EXISTS (SELECT 1 FROM deliveries d WHERE d.id = content_claims.delivery_id
            AND d.id <> excluded.delivery_id AND d.status IN ('rejected', 'dead', 'undeliverable'))`,
     )
-    .bind(key, deliveryId, now, expiredBefore);
+    .bind(hash, deliveryId, now, expiredBefore);
 }
-
-/** Each claim table's key column. */
-export const CLAIM_KEY = { delivery_keys: "key", content_claims: "hash" } as const;
 
 /**
  * One more `outcome` in this minute's count (the console's chart), only when the statement

@@ -60,7 +60,10 @@ export async function listDeliveries(
 export const PURGE_CHUNK = 1000;
 const PURGE_MAX_CHUNKS = 500;
 
-/** Deletes deliveries (their destinations and attempts cascade) and dedupe claims before `cutoff`. */
+/**
+ * Deletes deliveries before `cutoff` (their destinations and attempts cascade; their dedupe
+ * keys go with them) and content-hash claims before `hashClaimsBefore`.
+ */
 export async function purgeDeliveries(
   db: D1Database,
   cutoff: number,
@@ -70,17 +73,11 @@ export async function purgeDeliveries(
   // backlog; a run stops after PURGE_MAX_CHUNKS and the next night goes on.
   let deleted = 0;
   for (let chunk = 0; chunk < PURGE_MAX_CHUNKS; chunk++) {
-    const [rows, keys, hashes] = await db.batch([
+    const [rows, hashes] = await db.batch([
       db
         .prepare(
           `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE received_at < ?1
              ORDER BY received_at LIMIT ?2)`,
-        )
-        .bind(cutoff, PURGE_CHUNK),
-      db
-        .prepare(
-          `DELETE FROM delivery_keys WHERE key IN (SELECT key FROM delivery_keys WHERE claimed_at < ?1
-             LIMIT ?2)`,
         )
         .bind(cutoff, PURGE_CHUNK),
       // Content-hash claims are void after the dedupe window (the claim takes them over):
@@ -94,7 +91,7 @@ export async function purgeDeliveries(
     ]);
     const changed = rows?.meta.changes ?? 0;
     deleted += changed;
-    const more = [rows, keys, hashes].some((r) => (r?.meta.changes ?? 0) >= PURGE_CHUNK);
+    const more = [rows, hashes].some((r) => (r?.meta.changes ?? 0) >= PURGE_CHUNK);
     if (!more) {
       break;
     }

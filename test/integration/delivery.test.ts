@@ -866,6 +866,33 @@ describe("GitLab's Resend request", () => {
   });
 });
 
+describe("a key's owner", () => {
+  it("passes to a resend once the owner failed, past the duplicates recorded of it", async () => {
+    const scope = newScope();
+    const headers = { "idempotency-key": crypto.randomUUID() };
+    const body = push(PROJECT, { after: crypto.randomUUID().replaceAll("-", "").padEnd(40, "4") });
+    await script(scope, [{ status: 503 }, { status: 400, body: '"Bad Request"' }]);
+    const first = await ingest({ token, event: "Push Hook", body, headers });
+    await consume([{ body: first }], destinations(scope));
+    // GitLab's own retry while the first is still being retried: its duplicate.
+    const retry = await ingest({ token, event: "Push Hook", body, headers });
+    await consume([{ body: retry }], destinations(scope));
+    expect(await delivery(retry.delivery_id)).toMatchObject({
+      status: "duplicate",
+      duplicate_of: first.delivery_id,
+    });
+    // packit-service then refuses the first for good.
+    await consume([{ body: first, attempts: 2 }], destinations(scope));
+    expect((await delivery(first.delivery_id)).status).toBe("rejected");
+
+    // "Resend request": neither the refused delivery nor its duplicate holds the key now.
+    const resent = await ingest({ token, event: "Push Hook", body, headers });
+    await consume([{ body: resent }], destinations(scope));
+    expect((await delivery(resent.delivery_id)).status).toBe("delivered");
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(3);
+  });
+});
+
 describe("identical bytes", () => {
   it("from one hook with two Idempotency-Keys are two events; from two hooks, one", async () => {
     const scope = newScope();
@@ -893,6 +920,22 @@ describe("identical bytes", () => {
     expect((await delivery(first.delivery_id)).status).toBe("delivered");
     expect((await delivery(second.delivery_id)).status).toBe("delivered");
     expect((await delivery(viaGroup.delivery_id)).status).toBe("duplicate");
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(2);
+
+    // GitLab retries the group hook's copy (its Idempotency-Key): that copy holds its key
+    // although it was a duplicate by content, so the retry is its duplicate.
+    const retried = await ingest({
+      token: group.token,
+      event: "Push Hook",
+      body,
+      headers: { "idempotency-key": viaGroup.headers["idempotency-key"] ?? "" },
+    });
+    expect(retried.dedupe_key).toBe(viaGroup.dedupe_key);
+    await consume([{ body: retried }], destinations(scope));
+    expect(await delivery(retried.delivery_id)).toMatchObject({
+      status: "duplicate",
+      duplicate_of: viaGroup.delivery_id,
+    });
     expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(2);
   });
 });

@@ -52,15 +52,17 @@ describe("0010: destinations and attempts clustered, content-hash claims in thei
     await applyD1Migrations(env.DB, rest);
   });
 
-  it("moves content-hash claims (128 bits of them) and keeps the dedupe-key claims", async () => {
+  it("moves content-hash claims (128 bits of them); the log's own index holds dedupe keys", async () => {
     const claims = await env.DB.prepare(
       "SELECT hash, delivery_id, claimed_at FROM content_claims",
     ).all();
     expect(claims.results).toEqual([
       { hash: hash.slice(0, 32), delivery_id: "d-1", claimed_at: now },
     ]);
-    const keys = await env.DB.prepare("SELECT key FROM delivery_keys").all<{ key: string }>();
-    expect(keys.results.map((r) => r.key)).toEqual(["k:ik_1"]);
+    const plan = await env.DB.prepare(
+      "EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE dedupe_key = 'ik_1'",
+    ).all<{ detail: string }>();
+    expect(plan.results.map((r) => r.detail).join()).toContain("deliveries_dedupe");
   });
 
   it("keeps every destination and attempt, one of two in the same millisecond", async () => {
@@ -92,7 +94,7 @@ describe("0010: destinations and attempts clustered, content-hash claims in thei
     ).first<{ n: number }>();
     expect(left?.n).toBe(0);
     const { results } = await env.DB.prepare(
-      "SELECT name FROM sqlite_master WHERE name IN ('delivery_targets_v2', 'delivery_attempts_v2', 'delivery_keys_hash_claimed')",
+      "SELECT name FROM sqlite_master WHERE name IN ('delivery_targets_v2', 'delivery_attempts_v2', 'delivery_keys')",
     ).all();
     expect(results).toEqual([]);
   });

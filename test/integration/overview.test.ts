@@ -150,26 +150,19 @@ describe("the retention purge", () => {
     expect(plan.results.map((r) => r.detail).join(" | ")).toContain("INDEX deliveries_received");
   });
 
-  it("drops content-hash claims once the dedupe window has passed, and keeps dedupe-key claims", async () => {
+  it("drops content-hash claims once the dedupe window has passed", async () => {
     const day = 24 * 3600 * 1000;
     const twoDaysAgo = Date.now() - 2 * day;
     await env.DB.batch([
       env.DB.prepare(
         "INSERT INTO content_claims (hash, delivery_id, claimed_at) VALUES ('old-hash', 'x', ?1), ('new-hash', 'y', ?2)",
       ).bind(twoDaysAgo, Date.now()),
-      env.DB.prepare(
-        "INSERT INTO delivery_keys (key, delivery_id, claimed_at) VALUES ('k:old-key', 'x', ?1)",
-      ).bind(twoDaysAgo),
     ]);
     await new DeliveriesRepo(env.DB).purge(Date.now() - 14 * day, Date.now() - day);
     const hashes = await env.DB.prepare(
       "SELECT hash FROM content_claims WHERE hash IN ('old-hash', 'new-hash')",
     ).all<{ hash: string }>();
     expect(hashes.results.map((r) => r.hash)).toEqual(["new-hash"]);
-    const keys = await env.DB.prepare("SELECT key FROM delivery_keys WHERE key = 'k:old-key'").all<{
-      key: string;
-    }>();
-    expect(keys.results).toHaveLength(1);
     const plan = await env.DB.prepare(
       "EXPLAIN QUERY PLAN SELECT hash FROM content_claims WHERE claimed_at < ?1 LIMIT ?2",
     )

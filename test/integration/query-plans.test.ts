@@ -19,7 +19,6 @@ import { sendWebhook } from "../helpers/webhooks";
 /** Tables with a row (or more) per event, feedback request or minute of traffic. */
 const GROWING = [
   "deliveries",
-  "delivery_keys",
   "content_claims",
   "delivery_targets",
   "delivery_attempts",
