@@ -92,6 +92,11 @@ export default {
       }
       return Response.json(counts);
     }
+    if (url.pathname === "/__bench/sink") {
+      // The floor for a request with a body: read it, answer 202, nothing else.
+      await request.arrayBuffer();
+      return new Response(null, { status: 202 });
+    }
     current = "fetch";
     return relay.fetch(request, env, ctx);
   },

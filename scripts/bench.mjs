@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { spawnSync } from "node:child_process";
 // `npm run bench`: the relay under load, locally (about 4 minutes), as issue 12 measures it.
 // A packit-service stand-in and `wrangler dev` (the bench build, scripts/bench-worker.ts,
 // which counts D1 round trips; local D1, Queues, R2 in memory under /dev/shm; its own
@@ -13,7 +14,7 @@
 //   - relayctl's start time.
 // Writes bench/results.json and prints a table. Local figures: compare the routes with each
 // other, not with production.
-import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { DatabaseSync } from "node:sqlite";
@@ -280,19 +281,26 @@ try {
       last_commit: { id: "b".repeat(40) },
     },
   });
-  const bigNote = JSON.stringify({
-    object_kind: "note",
-    project_id: 15,
-    project: project(),
-    user: { username: "ada" },
-    object_attributes: {
-      id: 1,
-      note: "y".repeat(200_000),
-      noteable_type: "MergeRequest",
-      action: "create",
-    },
-    merge_request: { iid: 1 },
-  });
+  const noteWith = (text) =>
+    JSON.stringify({
+      object_kind: "note",
+      project_id: 15,
+      project: project(),
+      user: { username: "ada" },
+      object_attributes: { id: 1, note: text, noteable_type: "MergeRequest", action: "create" },
+      merge_request: { iid: 1 },
+    });
+  // A build log pasted into a comment (times, package names, hashes vary line by line):
+  // it compresses about as much as GitLab's large bodies do, and travels gzipped.
+  const logLines = [];
+  for (let i = 0, size = 0; size < 200_000; i++) {
+    const line = `[10:${String(Math.floor(i / 60) % 60).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}.${randomBytes(2).readUInt16BE() % 1000}] DEBUG util.py:${400 + (i % 97)}: Installing python3-pkg${i % 311}-${i % 7}.${i % 13}.${i % 5}-${1 + (i % 3)}.fc42.noarch sha256:${randomBytes(8).toString("hex")}`;
+    logLines.push(line);
+    size += line.length + 1;
+  }
+  const bigNote = noteWith(logLines.join("\n"));
+  // The same size that does not compress (base64 of random bytes): it goes to R2 first.
+  const opaqueNote = noteWith(randomBytes(150_000).toString("base64"));
 
   // Memory first, on a quiet isolate: one body at GitLab's 25 MiB cap (a pipeline with many
   // jobs), from ingress until the stand-in has it. The kernel's peak-RSS mark is reset before.
@@ -480,9 +488,26 @@ try {
       },
     ],
     [
-      "ingress: note (200 KB, via R2)",
+      "ingress: note (200 KB build log, gzipped)",
       { method: "POST", path: "/webhooks/gitlab", headers: headers("Note Hook"), body: bigNote },
     ],
+    [
+      "ingress: note (200 KB incompressible, via R2)",
+      { method: "POST", path: "/webhooks/gitlab", headers: headers("Note Hook"), body: opaqueNote },
+    ],
+    // The same bodies into a route that only reads them: what receiving them costs any
+    // worker on this machine (wrangler's proxy, the copy into workerd), apart from the relay.
+    ...[
+      /** @type {const} */ (["merge request (50 KB)", mr]),
+      /** @type {const} */ (["note (200 KB build log, gzipped)", bigNote]),
+      /** @type {const} */ (["note (200 KB incompressible, via R2)", opaqueNote]),
+    ].map(
+      ([name, body]) =>
+        /** @type {[string, { path: string, method: string, headers: Record<string, string>, body: string }]} */ ([
+          `sink: ${name}`,
+          { method: "POST", path: "/__bench/sink", headers: headers("Note Hook"), body },
+        ]),
+    ),
     [
       "unauthenticated: made-up token (401/429)",
       {
@@ -513,6 +538,8 @@ try {
       runs_requests_per_second: all.map((r) => r.requests_per_second),
       rps_ratio_to_bare: 0,
       p99_ratio_to_bare: 0,
+      /** @type {number | undefined} */
+      rps_ratio_to_sink: undefined,
     };
   });
   const bare = results[0];
@@ -521,6 +548,10 @@ try {
       (r.requests_per_second / (bare?.requests_per_second ?? 1)).toFixed(2),
     );
     r.p99_ratio_to_bare = Number((r.latency_p99_ms / (bare?.latency_p99_ms ?? 1)).toFixed(2));
+    const sink = results.find((s) => s.name === r.name.replace(/^ingress: /, "sink: "));
+    if (sink && sink !== r) {
+      r.rps_ratio_to_sink = Number((r.requests_per_second / sink.requests_per_second).toFixed(2));
+    }
   }
 
   // The seeded database gets its own relay.
@@ -555,11 +586,13 @@ try {
   console.log(
     `\n${report.date}  ${report.machine}  (${connections} connections; medians of ${rounds} alternating runs of ${duration} s)`,
   );
-  console.log("| route | req/s | p50 ms | p99 ms | non-2xx | req/s vs bare | p99 vs bare |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  console.log(
+    "| route | req/s | p50 ms | p99 ms | non-2xx | req/s vs bare | p99 vs bare | req/s vs sink |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     console.log(
-      `| ${r.name} | ${r.requests_per_second} | ${r.latency_p50_ms} | ${r.latency_p99_ms} | ${r.non_2xx} | ${r.rps_ratio_to_bare} | ${r.p99_ratio_to_bare} |`,
+      `| ${r.name} | ${r.requests_per_second} | ${r.latency_p50_ms} | ${r.latency_p99_ms} | ${r.non_2xx} | ${r.rps_ratio_to_bare} | ${r.p99_ratio_to_bare} | ${r.rps_ratio_to_sink ?? ""} |`,
     );
   }
   console.log(

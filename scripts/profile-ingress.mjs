@@ -16,6 +16,8 @@ const requests = Number(process.env.PROFILE_REQUESTS ?? 3000);
 const base = `http://127.0.0.1:${port}`;
 const CONFIG = "wrangler.profile-ingress.toml";
 const withConsumer = process.env.PROFILE_CONSUMER === "1";
+// PROFILE_BODY_KB: pushes that carry that much of a build log besides (large-body ingress).
+const padBytes = Number(process.env.PROFILE_BODY_KB ?? 0) * 1024;
 const standInPort = port + 1;
 const vars = throwawayVars({
   PACKIT_SERVICE_URL: withConsumer ? `http://127.0.0.1:${standInPort}` : "http://127.0.0.1:9",
@@ -36,6 +38,8 @@ const STEPS = [
   "dedupeKey",
   "sha256Hex",
   "buildMessage",
+  "gzip",
+  "putBody",
   "storeMessage",
   "keptHeaders",
   "log",
@@ -77,6 +81,17 @@ async function admin(path, body) {
   return /** @type {{ token: string }} */ (await res.json());
 }
 
+/** About `bytes` of a build log: lines alike but for times and hashes (gzip shrinks it ~4×). */
+function buildLog(bytes) {
+  const lines = [];
+  for (let i = 0, size = 0; size < bytes; i++) {
+    const line = `[10:${String(i % 60).padStart(2, "0")}] Installing python3-pkg${i % 311}-${i % 7}.${i % 13}-1.fc42.noarch sha256:${randomBytes(8).toString("hex")}`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return lines.join("\n");
+}
+
 async function pushes(count, token) {
   const web = "https://gitlab.example.com/bench/project";
   // Each push its own event, so the consumer (when on) delivers every one.
@@ -93,6 +108,7 @@ async function pushes(count, token) {
         git_http_url: `${web}.git`,
       },
       commits: [],
+      ...(padBytes ? { build_log: buildLog(padBytes) } : {}),
     });
   let sent = 0;
   await Promise.all(
@@ -215,6 +231,7 @@ try {
     share_of_busy: Number(((inclusive.get(name) ?? 0) / busy).toFixed(3)),
   }));
   const report = {
+    body_kb: Math.round(padBytes / 1024),
     date: new Date().toISOString(),
     requests,
     wall_ms: wall,
@@ -229,7 +246,11 @@ try {
   };
   mkdirSync("bench", { recursive: true });
   writeFileSync(
-    withConsumer ? "bench/profile-e2e.json" : "bench/profile.json",
+    withConsumer
+      ? "bench/profile-e2e.json"
+      : padBytes
+        ? `bench/profile-${padBytes / 1024}kb.json`
+        : "bench/profile.json",
     `${JSON.stringify(report, null, 2)}\n`,
   );
   console.log(

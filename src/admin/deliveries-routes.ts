@@ -151,7 +151,9 @@ export function registerDeliveryRoutes(admin: ApiApp): void {
         throw new AppError("not_found", "no such delivery");
       }
       const { targets, attempts } = await repo.details(row.id);
-      const storage: "inline" | "r2" | "unknown" = fromStored(row)?.body.storage ?? "unknown";
+      // Where the log keeps the body: in R2, or in the row (gzipped or not) when R2 refused.
+      const kept = fromStored(row)?.body.storage ?? "unknown";
+      const storage: "inline" | "r2" | "unknown" = kept === "gzip" ? "inline" : kept;
       return c.json(
         {
           ...summary(row),

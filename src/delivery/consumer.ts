@@ -46,8 +46,8 @@ export function contentHash(message: WebhookMessage): Promise<string> {
 
 /** A claim for recording a dead letter: whatever copy may hold a lease, the queue gave up. */
 export async function claimForDeadLetter(message: WebhookMessage, deps: ConsumerDeps) {
-  // Only an inline body needs reading (to keep it in R2); one in R2 is already kept.
-  const inline = message.body.storage === "inline" ? await loadBody(message, deps.bodies) : null;
+  // Only a body in the message needs reading (to keep it in R2); one in R2 is already kept.
+  const inline = message.body.storage !== "r2" ? await loadBody(message, deps.bodies) : null;
   return claim(message, inline, deps, crypto.randomUUID());
 }
 
@@ -72,9 +72,9 @@ async function claim(
 /** Delivers one message and says whether to ack it or retry it later. */
 export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Promise<QueueDecision> {
   const lease = crypto.randomUUID();
-  // An inline body is read (and checked) first: the claim records it kept in R2 for replay.
-  // A body already in R2 is read only once this copy turns out to have work to do.
-  const inline = message.body.storage === "inline" ? await loadBody(message, deps.bodies) : null;
+  // A body in the message is read (and checked) first: the claim records it kept in R2 for
+  // replay. A body already in R2 is read only once this copy turns out to have work to do.
+  const inline = message.body.storage !== "r2" ? await loadBody(message, deps.bodies) : null;
   const { delivery, targets, leased, registered } = await claim(message, inline, deps, lease);
   const id = delivery.id;
   const logFields = { delivery_id: id, kind: message.kind, project_id: message.project.id };

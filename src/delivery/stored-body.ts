@@ -6,8 +6,9 @@ import type { WebhookMessage } from "../domain/queue-message";
 import { storedBodyKey, toStored } from "../domain/stored-message";
 import { parseGitRepo } from "../gitlab/git-repo-url";
 import { identityFields } from "../gitlab/identity-fields";
+import { gunzip } from "../lib/compression";
 import { sha256Hex } from "../lib/crypto";
-import { utf8 } from "../lib/encoding";
+import { fromBase64, utf8 } from "../lib/encoding";
 import { asJsonObject } from "../lib/json-object";
 import { parseMembers, scanJson } from "../lib/json-scan";
 import { log } from "../lib/logger";
@@ -47,10 +48,13 @@ export async function loadBody(
   message: WebhookMessage,
   bodies: Pick<R2Bucket, "get">,
 ): Promise<Uint8Array<ArrayBuffer> | null> {
+  const { body } = message;
   const stored =
-    message.body.storage === "inline"
-      ? utf8(message.body.text)
-      : await getBody(bodies, message.body.key);
+    body.storage === "inline"
+      ? utf8(body.text)
+      : body.storage === "gzip"
+        ? await gunzip(fromBase64(body.data) ?? new Uint8Array(), body.size)
+        : await getBody(bodies, body.key);
   if (!stored) {
     return null;
   }

@@ -29,6 +29,8 @@ const registrationRef = z.discriminatedUnion("kind", [
 
 const bodyRef = z.discriminatedUnion("storage", [
   z.object({ storage: z.literal("inline"), text: z.string() }),
+  // Too large to travel as text, small enough gzipped: base64 of the gzip of the bytes.
+  z.object({ storage: z.literal("gzip"), data: z.string() }),
   z.object({ storage: z.literal("r2"), key: z.string().min(1) }),
 ]);
 

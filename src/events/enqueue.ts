@@ -1,19 +1,28 @@
 /**
  * Durably stores one accepted webhook: the queue first, the D1 inbox when the queue
- * refuses. Bodies too large for a queue message go to R2 first and the message carries
- * the key. Resolves only once one store holds the event; otherwise throws 503.
+ * refuses. Bodies too large for a queue message travel gzipped when that fits, else go to R2
+ * first and the message carries the key. Resolves only once one store holds the event; otherwise throws 503.
  */
 
 import type { QueueMessage, WebhookMessage } from "../domain/queue-message";
 import { bodyKey } from "../domain/stored-message";
 import { AppError } from "../errors";
-import { utf8 } from "../lib/encoding";
+import { gzip } from "../lib/compression";
+import { toBase64, utf8 } from "../lib/encoding";
 import { log } from "../lib/logger";
 import { putBody } from "../storage/bodies";
 import type { InboxRepo } from "../storage/inbox-repo";
 
 /** Queues take 128 KB per message, about 100 B of it metadata: keep a wide margin. */
 export const MAX_MESSAGE_BYTES = 100_000;
+
+/**
+ * Bodies up to this size that do not fit as text are gzipped to see whether they fit so:
+ * GitLab's JSON (a pipeline's jobs, a pasted log) shrinks 5 to 20 times, and the queue then
+ * carries it without an R2 write before GitLab is answered. Larger ones go to R2 at once
+ * (compressing megabytes to find they do not fit would cost more than the write).
+ */
+const GZIP_UP_TO_BYTES = 1024 * 1024;
 
 export type EnqueueDeps = {
   queue: Pick<Queue<QueueMessage>, "send">;
@@ -52,6 +61,13 @@ export async function buildMessage(
       utf8(JSON.stringify(message)).byteLength <= MAX_MESSAGE_BYTES
     ) {
       return message;
+    }
+  }
+  if (body.bytes.byteLength <= GZIP_UP_TO_BYTES) {
+    const data = toBase64(await gzip(body.bytes));
+    // Base64 needs no escaping: its length is its JSON size.
+    if (data.length + 8192 <= MAX_MESSAGE_BYTES) {
+      return { ...draft, body: { storage: "gzip", data, ...meta } };
     }
   }
   const key = bodyKey(body.sha256, draft.received_at);

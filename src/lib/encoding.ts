@@ -8,7 +8,14 @@ export function utf8(text: string): Uint8Array<ArrayBuffer> {
   return buffer.subarray(0, written);
 }
 
+/** The runtime's native base64 (workerd has it; TypeScript's lib does not describe it yet). */
+type NativeBase64 = { toBase64?: (options?: { alphabet?: "base64" | "base64url" }) => string };
+
 export function toBase64(bytes: Uint8Array): string {
+  const native = (bytes as Uint8Array & NativeBase64).toBase64;
+  if (native) {
+    return native.call(bytes);
+  }
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
     binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));

@@ -248,6 +248,19 @@ export function ignoredEvents(p: ProjectRef) {
   ];
 }
 
+/**
+ * `length` characters of random text: what gzip cannot shrink, for bodies that must take
+ * the R2 path whatever compression does (a pasted binary log, an image as base64).
+ */
+export function incompressible(length: number): string {
+  let text = "";
+  while (text.length < length) {
+    // getRandomValues fills 64 KiB at most.
+    text += btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(30_000))));
+  }
+  return text.slice(0, length);
+}
+
 /** A pipeline with as many jobs as fit in about `bytes` bytes: GitLab's big payloads look so. */
 export function bigPipeline(p: ProjectRef, bytes: number) {
   const body = pipeline(p);

@@ -17,7 +17,7 @@ import {
   received,
   script,
 } from "../helpers/doubles";
-import { mergeRequest, note, push, tagPush } from "../helpers/gitlab-payloads";
+import { incompressible, mergeRequest, note, push, tagPush } from "../helpers/gitlab-payloads";
 import { captureLogs } from "../helpers/logs";
 import { asJson, BASE, call, refusingQueue } from "../helpers/relay";
 
@@ -119,7 +119,7 @@ describe("packit-compat forwarding", () => {
 
   it("forwards a body kept in R2 byte for byte", async () => {
     const scope = newScope();
-    const raw = JSON.stringify(mergeRequest(PROJECT, "open", "ü€😀 ".repeat(40_000)));
+    const raw = JSON.stringify(mergeRequest(PROJECT, "open", `ü€😀 ${incompressible(150_000)}`));
     const message = await ingest({ token, event: "Merge Request Hook", body: raw });
     expect(message.body.storage).toBe("r2");
     await consume([{ body: message }], destinations(scope));
@@ -701,7 +701,7 @@ describe("delivery log", () => {
     const big = await ingest({
       token,
       event: "Merge Request Hook",
-      body: mergeRequest(PROJECT, "close", "z".repeat(150_000)),
+      body: mergeRequest(PROJECT, "close", incompressible(150_000)),
     });
     await consume([{ body: big }], destinations(scope));
     expect(big.body.storage).toBe("r2");

@@ -4,11 +4,20 @@ import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { type WebhookMessage, webhookMessage } from "../../src/domain/queue-message";
+import { bodyKey } from "../../src/domain/stored-message";
 import { INBOX_GRACE_MS } from "../../src/events/inbox-sweep";
 import worker from "../../src/index";
 import { forgetTokens } from "../../src/ingress/authenticate";
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
-import { ignoredEvents, mergeRequest, note, push, relayedEvents } from "../helpers/gitlab-payloads";
+import {
+  bigPipeline,
+  ignoredEvents,
+  incompressible,
+  mergeRequest,
+  note,
+  push,
+  relayedEvents,
+} from "../helpers/gitlab-payloads";
 import {
   asJson,
   call,
@@ -34,6 +43,11 @@ function onlyMessage(sent: unknown[]): WebhookMessage {
 async function bytesOf(message: WebhookMessage): Promise<string> {
   if (message.body.storage === "inline") {
     return message.body.text;
+  }
+  if (message.body.storage === "gzip") {
+    const gz = Uint8Array.from(atob(message.body.data), (c) => c.charCodeAt(0));
+    const stream = new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text();
   }
   const object = await env.BODIES.get(message.body.key);
   return object ? object.text() : "";
@@ -545,7 +559,7 @@ describe("GitLab 19 signed webhooks", () => {
 
 describe("durability", () => {
   it("puts a body over the queue limit in R2 and the message references it byte for byte", async () => {
-    const big = JSON.stringify(mergeRequest(PROJECT, "open", "x".repeat(200_000)));
+    const big = JSON.stringify(mergeRequest(PROJECT, "open", incompressible(200_000)));
     const { queue, sent } = recordingQueue();
     const res = await sendWebhook(
       { token, event: "Merge Request Hook", body: big },
@@ -558,7 +572,7 @@ describe("durability", () => {
     expect(await bytesOf(message)).toBe(big);
   });
 
-  it("counts escaped characters: a body that grows past the limit when serialised goes to R2", async () => {
+  it("counts escaped characters: a body that grows past the limit when serialised goes gzipped", async () => {
     const quoted = JSON.stringify(note(PROJECT, '"'.repeat(60_000)));
     const { queue, sent } = recordingQueue();
     expect(
@@ -566,8 +580,30 @@ describe("durability", () => {
         .status,
     ).toBe(202);
     const message = onlyMessage(sent);
-    expect(message.body.storage).toBe("r2");
+    expect(message.body.storage).toBe("gzip");
+    expect(JSON.stringify(message).length).toBeLessThan(10_000);
     expect(await bytesOf(message)).toBe(quoted);
+    // Nothing written to R2 before GitLab got its answer.
+    expect(await env.BODIES.head(bodyKey(message.body.sha256, message.received_at))).toBeNull();
+  });
+
+  it("gzips a 600 KB pipeline into the queue message; past 1 MiB, R2 without trying", async () => {
+    const { queue, sent } = recordingQueue();
+    const mid = JSON.stringify(bigPipeline(PROJECT, 600 * 1024));
+    const large = JSON.stringify(bigPipeline(PROJECT, 1100 * 1024));
+    for (const body of [mid, large]) {
+      const res = await sendWebhook(
+        { token, event: "Pipeline Hook", body },
+        { EVENTS_QUEUE: queue },
+      );
+      expect(res.status).toBe(202);
+    }
+    const [first, second] = sent.map((m) => webhookMessage.parse(m));
+    expect(first?.body.storage).toBe("gzip");
+    expect(JSON.stringify(first).length).toBeLessThan(100_000);
+    expect(first && (await bytesOf(first))).toBe(mid);
+    expect(second?.body.storage).toBe("r2");
+    expect(second && (await bytesOf(second))).toBe(large);
   });
 
   it("writes the event to the D1 inbox when the queue refuses, and the cron sweep queues it", async () => {
@@ -642,7 +678,7 @@ describe("durability", () => {
       {
         token,
         event: "Merge Request Hook",
-        body: mergeRequest(PROJECT, "open", "y".repeat(150_000)),
+        body: mergeRequest(PROJECT, "open", incompressible(150_000)),
       },
       { EVENTS_QUEUE: queue, BODIES: refusingBucket() },
     );
