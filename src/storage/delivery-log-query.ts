@@ -5,7 +5,15 @@
  * plans are tested).
  */
 import { z } from "zod";
-import { type DeliveryFilter, type DeliveryRow, deliveryRow } from "./delivery-rows";
+import {
+  type AttemptRow,
+  attemptRow,
+  type DeliveryFilter,
+  type DeliveryRow,
+  deliveryRow,
+  type TargetRow,
+  targetRow,
+} from "./delivery-rows";
 
 export function deliveryLogQuery(
   filter: DeliveryFilter,
@@ -54,6 +62,28 @@ export async function listDeliveries(
     .bind(...binds)
     .all();
   return z.array(deliveryRow).parse(results);
+}
+
+export async function deliveryDetails(
+  db: D1Database,
+  id: string,
+): Promise<{ targets: TargetRow[]; attempts: AttemptRow[] }> {
+  const [targets, attempts] = await db.batch([
+    db
+      .prepare(
+        "SELECT destination, status, attempts, last_status_code, last_error, delivered_at FROM delivery_targets WHERE delivery_id = ?1 ORDER BY destination",
+      )
+      .bind(id),
+    db
+      .prepare(
+        "SELECT destination, attempted_at, outcome, status_code, error, duration_ms FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY attempted_at, destination",
+      )
+      .bind(id),
+  ]);
+  return {
+    targets: z.array(targetRow).parse(targets?.results ?? []),
+    attempts: z.array(attemptRow).parse(attempts?.results ?? []),
+  };
 }
 
 /** Rows per purge statement, and statements per purge run (500,000 rows a night at most). */

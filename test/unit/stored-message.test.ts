@@ -171,9 +171,17 @@ describe("the stored form of a webhook message", () => {
     expect(fromStored(row(m, JSON.stringify(m), 1))).toEqual({ ...m, generation: 1 });
     expect(fromStored(row(m, "not json"))).toBeNull();
     expect(fromStored(row(m, '{"v":2}'))).toBeNull();
-    expect(
-      fromStored(row(m, '{"v":3,"h":{"zz":"x"},"b":[1,"' + "a".repeat(64) + '"]}')),
-    ).toBeNull();
+    const sha = "A".repeat(43);
+    expect(fromStored(row(m, `{"v":3,"t":"t-1","h":{},"b":[1,"${sha}"]}`))).not.toBeNull();
+    // An unknown header code, a packed UUID that does not unpack, no token, a hex hash.
+    for (const form of [
+      `{"v":3,"t":"t-1","h":{"zz":"x"},"b":[1,"${sha}"]}`,
+      `{"v":3,"t":"t-1","h":{"EU":"not-base64!"},"b":[1,"${sha}"]}`,
+      `{"v":3,"h":{},"b":[1,"${sha}"]}`,
+      `{"v":3,"t":"t-1","h":{},"b":[1,"${"a".repeat(64)}"]}`,
+    ]) {
+      expect(fromStored(row(m, form))).toBeNull();
+    }
     expect(fromStored({ ...row(m, toStored(m)), kind: "wiki_page" })).toBeNull();
   });
 });
