@@ -12,6 +12,7 @@ import type { FeedbackDeps } from "./feedback/feedback-deps";
 import { gitlabMergeRequestSource, type MergeRequestSource } from "./gitlab/merge-request-lookup";
 import { gitlabProjectLookup, type ProjectLookup } from "./gitlab/project-lookup";
 import { slots } from "./lib/slots";
+import { batchWindow } from "./storage/batch-window";
 import { CircuitsRepo } from "./storage/circuits-repo";
 import { ConnectionsRepo } from "./storage/connections-repo";
 import { DeliveriesRepo } from "./storage/deliveries-repo";
@@ -61,10 +62,18 @@ export function enqueueDeps(env: Env): EnqueueDeps {
   return { queue: env.EVENTS_QUEUE, bodies: env.BODIES, inbox: new InboxRepo(env.DB) };
 }
 
+const RECORD_WINDOW_MS = 3;
+
 export function consumerDeps(env: Env): ConsumerDeps {
   const config = readConfig(env);
   return {
-    deliveries: new DeliveriesRepo(env.DB),
+    // A queue batch's claims and records share D1 round trips (src/storage/batch-window.ts).
+    // Its messages are claimed together; records wait up to 3 ms for the forwards that
+    // finish with theirs (measured: 0.58 D1 round trips per event with no wait, 0.43 so).
+    deliveries: new DeliveriesRepo(env.DB, {
+      claims: batchWindow(env.DB),
+      records: batchWindow(env.DB, RECORD_WINDOW_MS),
+    }),
     bodies: env.BODIES,
     config,
     // One set per batch (one invocation): Workers open six connections at once.

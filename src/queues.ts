@@ -98,12 +98,13 @@ function parseAll(batch: MessageBatch<unknown>) {
 
 export async function consumeEvents(batch: MessageBatch<unknown>, deps: QueueDeps): Promise<void> {
   const { valid, feedback } = parseAll(batch);
-  await touchTokens(
-    valid.map((v) => v.message),
-    deps.projects,
-  );
   const random = deps.delivery.random;
+  // Token use is bookkeeping no delivery waits on: alongside them, not before.
   await Promise.all([
+    touchTokens(
+      valid.map((v) => v.message),
+      deps.projects,
+    ),
     ...valid.map(({ raw, message }) =>
       settle(
         raw,

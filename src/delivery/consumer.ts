@@ -24,7 +24,7 @@ import {
   preparePackitRequest,
 } from "./destinations";
 import { type SendDeps, sendToDestination } from "./send-to-destination";
-import { loadBody, packitRepoOf, readPayload, storedFormOf } from "./stored-body";
+import { keepBody, loadBody, packitRepoOf, readPayload, storedFormOf } from "./stored-body";
 
 /** Two deliveries with the same content within this window are one event. */
 export const DEDUPE_WINDOW_MS = 24 * 3600 * 1000;
@@ -57,16 +57,26 @@ async function claim(
   deps: ConsumerDeps,
   leaseOwner: string,
 ) {
-  const stored = await storedFormOf(message, bytes, deps.bodies);
+  const stored = storedFormOf(message, bytes);
   const now = deps.now();
-  return deps.deliveries.claim({
-    message,
-    contentHash: await contentHash(message),
-    stored,
-    windowStart: now - DEDUPE_WINDOW_MS,
-    now,
-    lease: { owner: leaseOwner, until: now + deliveryTimings(deps.config).leaseMs },
-  });
+  // The body is written to R2 while the delivery is claimed, not before: a worker that dies
+  // in between leaves the message unacked, and its retry writes the body again.
+  const [kept, claimed] = await Promise.all([
+    keepBody(message, bytes, deps.bodies),
+    deps.deliveries.claim({
+      message,
+      contentHash: await contentHash(message),
+      stored,
+      windowStart: now - DEDUPE_WINDOW_MS,
+      now,
+      lease: { owner: leaseOwner, until: now + deliveryTimings(deps.config).leaseMs },
+    }),
+  ]);
+  if (!kept) {
+    // R2 refused: the row keeps the whole message, so replay still has the body.
+    await deps.deliveries.keepWhole(message.delivery_id, stored, JSON.stringify(message));
+  }
+  return claimed;
 }
 
 /** Delivers one message and says whether to ack it or retry it later. */

@@ -81,30 +81,34 @@ export function packitRepoOf(payload: unknown) {
 }
 
 /**
- * What the delivery log keeps for replay: the stored form, once the body is in R2. Should R2
- * refuse, the log keeps the whole message (body inline) instead: delivery goes on, and the
- * row is bigger only for that event.
+ * What the delivery log keeps for replay: the stored form, which points at the body in R2.
+ * A body that arrived altered is kept as it came (the whole message), for whoever looks.
  */
-export async function storedFormOf(
+export function storedFormOf(message: WebhookMessage, bytes: Uint8Array | null): string {
+  return message.body.storage === "r2" || bytes ? toStored(message) : JSON.stringify(message);
+}
+
+/**
+ * Writes a body that came in the message to R2, where the stored form says it is. False when
+ * R2 refused: the caller then has the log keep the whole message (body inline) instead, and
+ * delivery goes on; the row is bigger only for that event.
+ */
+export async function keepBody(
   message: WebhookMessage,
   bytes: Uint8Array<ArrayBuffer> | null,
   bodies: Pick<R2Bucket, "put">,
-): Promise<string> {
-  if (message.body.storage === "r2") {
-    return toStored(message);
-  }
-  if (!bytes) {
-    // Altered in transit: kept as it came, for whoever looks into it.
-    return JSON.stringify(message);
+): Promise<boolean> {
+  if (message.body.storage === "r2" || !bytes) {
+    return true;
   }
   try {
     await putBody(bodies, storedBodyKey(message), bytes, message.body.sha256);
-    return toStored(message);
+    return true;
   } catch (err) {
     log("warn", "could not keep a body in R2; the delivery log holds it inline", {
       delivery_id: message.delivery_id,
       error: String(err),
     });
-    return JSON.stringify(message);
+    return false;
   }
 }

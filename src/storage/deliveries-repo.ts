@@ -6,17 +6,17 @@
 import { z } from "zod";
 import type { AttemptRecord, Finish } from "../domain/delivery-state";
 import type { WebhookMessage } from "../domain/queue-message";
+import { type BatchRunner, directBatches } from "./batch-window";
 import {
   contentClaimStatement,
   countOutcomeStatement,
   KEY_OWNER,
   SAME_SENDER_NEW_EVENT,
 } from "./delivery-claims";
-import { listDeliveries, purgeDeliveries } from "./delivery-log-query";
+import { deliveryDetails, listDeliveries, purgeDeliveries } from "./delivery-log-query";
 import { beginReplay, type ReplayStart, staleDeliveries } from "./delivery-replay";
 import {
   type AttemptRow,
-  attemptRow,
   CLAIMED_COLUMNS,
   type ClaimedRow,
   claimedRow,
@@ -38,7 +38,17 @@ const STILL_OURS = `EXISTS (SELECT 1 FROM deliveries WHERE id = ?1 AND generatio
   AND status IN ('queued', 'retrying') AND (?9 IS NULL OR lease_owner = ?9))`;
 
 export class DeliveriesRepo {
-  constructor(private readonly db: D1Database) {}
+  /**
+   * `batches`: how claims and records reach D1. The consumer combines a queue batch's
+   * (src/storage/batch-window.ts); everything else sends each at once.
+   */
+  constructor(
+    private readonly db: D1Database,
+    private readonly batches: { claims: BatchRunner; records: BatchRunner } = {
+      claims: directBatches(db),
+      records: directBatches(db),
+    },
+  ) {}
 
   /**
    * Claims the delivery and, when it is not finished, a lease on forwarding it (`lease`
@@ -68,7 +78,7 @@ export class DeliveriesRepo {
     const keyWindowStart = message.dedupe_source === "content-hash" ? windowStart : 0;
     const registrationId =
       message.registration.kind === "legacy_jwt" ? null : message.registration.id;
-    const results = await this.db.batch([
+    const results = await this.batches.claims([
       contentClaimStatement(this.db, {
         hash: claimedHash,
         deliveryId: message.delivery_id,
@@ -231,8 +241,16 @@ export class DeliveriesRepo {
     );
     // Counted only when the update above applied.
     statements.push(countOutcomeStatement(this.db, { now, outcome: finish.status }));
-    const results = await this.db.batch(statements);
+    const results = await this.batches.records(statements);
     return (results.at(-2)?.meta.changes ?? 0) > 0;
+  }
+
+  /** Replaces the row's stored form (`stored`) with the whole message (`whole`). */
+  async keepWhole(id: string, stored: string, whole: string): Promise<void> {
+    await this.db
+      .prepare("UPDATE deliveries SET message = ?3 WHERE id = ?1 AND message = ?2")
+      .bind(id, stored, whole)
+      .run();
   }
 
   async get(id: string): Promise<DeliveryRow | null> {
@@ -240,26 +258,11 @@ export class DeliveriesRepo {
     return row ? deliveryRow.parse(row) : null;
   }
 
-  async details(id: string): Promise<{ targets: TargetRow[]; attempts: AttemptRow[] }> {
-    const [targets, attempts] = await this.db.batch([
-      this.db
-        .prepare(
-          "SELECT destination, status, attempts, last_status_code, last_error, delivered_at FROM delivery_targets WHERE delivery_id = ?1 ORDER BY destination",
-        )
-        .bind(id),
-      this.db
-        .prepare(
-          "SELECT destination, attempted_at, outcome, status_code, error, duration_ms FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY attempted_at, destination",
-        )
-        .bind(id),
-    ]);
-    return {
-      targets: z.array(targetRow).parse(targets?.results ?? []),
-      attempts: z.array(attemptRow).parse(attempts?.results ?? []),
-    };
+  /** A delivery's destinations and attempts, for its view. */
+  details(id: string): Promise<{ targets: TargetRow[]; attempts: AttemptRow[] }> {
+    return deliveryDetails(this.db, id);
   }
 
-  /** Newest first; `before` is the (received_at, id) cursor of the previous page's last row. */
   /** See delivery-log-query.ts: newest first, keyset pagination, an index per filter. */
   list(
     filter: DeliveryFilter,
@@ -279,7 +282,6 @@ export class DeliveriesRepo {
     return beginReplay(this.db, input);
   }
 
-  /** Deletes deliveries (with their destinations and attempts) and dedupe claims before `cutoff`. */
   /** See delivery-log-query.ts: in chunks, on the received_at index. */
   purge(cutoff: number, hashClaimsBefore: number): Promise<number> {
     return purgeDeliveries(this.db, cutoff, hashClaimsBefore);
