@@ -13,6 +13,11 @@ type Counts = {
   rows_read: number;
   rows_written: number;
   by_handler: Record<string, number>;
+  /** Queue handler invocations and their summed wall time. */
+  queue_batches: number;
+  queue_ms: number;
+  /** Summed wall time of D1 batches (concurrent ones each counted). */
+  d1_batch_ms: number;
 };
 const counts: Counts = {
   round_trips: 0,
@@ -20,6 +25,9 @@ const counts: Counts = {
   rows_read: 0,
   rows_written: 0,
   by_handler: {},
+  queue_batches: 0,
+  queue_ms: 0,
+  d1_batch_ms: 0,
 };
 let current = "fetch";
 let patched = false;
@@ -46,7 +54,9 @@ function patch(db: D1Database): void {
   const batch = dbProto.batch;
   dbProto.batch = async function (this: D1Database, statements: D1PreparedStatement[]) {
     count(statements.length);
+    const started = Date.now();
     const results = await batch.call(this, statements);
+    counts.d1_batch_ms += Date.now() - started;
     for (const result of results) {
       addRows(result);
     }
@@ -89,6 +99,9 @@ export default {
         counts.rows_read = 0;
         counts.rows_written = 0;
         counts.by_handler = {};
+        counts.queue_batches = 0;
+        counts.queue_ms = 0;
+        counts.d1_batch_ms = 0;
       }
       return Response.json(counts);
     }
@@ -103,7 +116,10 @@ export default {
   async queue(batch, env, ctx) {
     patch(env.DB);
     current = "queue";
+    const started = Date.now();
     await relay.queue(batch, env, ctx);
+    counts.queue_batches += 1;
+    counts.queue_ms += Date.now() - started;
   },
   async scheduled(controller, env, ctx) {
     patch(env.DB);

@@ -34,6 +34,8 @@ const e2eEvents = Number(process.env.BENCH_E2E_EVENTS ?? 600);
 // Enough senders that ingress outpaces the consumer: end to end then measures delivery.
 const e2eConnections = Number(process.env.BENCH_E2E_CONNECTIONS ?? 30);
 const seedCount = Number(process.env.BENCH_SEED_DELIVERIES ?? 1_000_000);
+// BENCH_ONLY=e2e: the end-to-end runs alone, printed, bench/results.json left as it is.
+const e2eOnly = process.env.BENCH_ONLY === "e2e";
 const base = `http://127.0.0.1:${port}`;
 // Local D1 is SQLite committing (fsync) every transaction, and local R2 writes files: on this
 // machine's disk, end to end waited on I/O (top showed 100 % iowait) rather than on the
@@ -245,6 +247,9 @@ function run(name, { path, ...opts }) {
   });
 }
 
+/** Thrown to end a partial run (BENCH_ONLY) early, through the cleanup below. */
+class Finished extends Error {}
+
 try {
   await waitFor(async () => (await fetch(`${base}/healthz`)).ok, "the relay to start", 60_000);
   await adminPost("/instances", { url: "https://gitlab.example.com", api_token: "glpat-bench" });
@@ -302,78 +307,81 @@ try {
   // The same size that does not compress (base64 of random bytes): it goes to R2 first.
   const opaqueNote = noteWith(randomBytes(150_000).toString("base64"));
 
-  // Memory first, on a quiet isolate: one body at GitLab's 25 MiB cap (a pipeline with many
-  // jobs), from ingress until the stand-in has it. The kernel's peak-RSS mark is reset before.
-  const jobs = [];
-  let size = 0;
-  for (let i = 1; size < 25 * 1024 * 1024 - 256 * 1024; i++) {
-    const job = JSON.stringify({
-      id: i,
-      stage: "test",
-      name: `rpm-build:fedora-rawhide-x86_64:${i}`,
-      status: "success",
-      runner: { id: 380987, description: "shared-runners-manager", tags: ["linux"] },
-      user: { id: 42, name: "Ada Maintainer", username: "ada" },
+  const memory = e2eOnly ? undefined : await measureMemory();
+  async function measureMemory() {
+    // Memory first, on a quiet isolate: one body at GitLab's 25 MiB cap (a pipeline with many
+    // jobs), from ingress until the stand-in has it. The kernel's peak-RSS mark is reset before.
+    const jobs = [];
+    let size = 0;
+    for (let i = 1; size < 25 * 1024 * 1024 - 256 * 1024; i++) {
+      const job = JSON.stringify({
+        id: i,
+        stage: "test",
+        name: `rpm-build:fedora-rawhide-x86_64:${i}`,
+        status: "success",
+        runner: { id: 380987, description: "shared-runners-manager", tags: ["linux"] },
+        user: { id: 42, name: "Ada Maintainer", username: "ada" },
+      });
+      jobs.push(job);
+      size += job.length + 1;
+    }
+    const bigBody = `{"object_kind":"pipeline","object_attributes":{"id":31,"ref":"main","status":"success"},"project":${JSON.stringify(project())},"builds":[${jobs.join(",")}]}`;
+    await fetch(`${base}/webhooks/gitlab`, {
+      method: "POST",
+      headers: headers("Push Hook"),
+      body: pushBody("c".repeat(40)),
     });
-    jobs.push(job);
-    size += job.length + 1;
-  }
-  const bigBody = `{"object_kind":"pipeline","object_attributes":{"id":31,"ref":"main","status":"success"},"project":${JSON.stringify(project())},"builds":[${jobs.join(",")}]}`;
-  await fetch(`${base}/webhooks/gitlab`, {
-    method: "POST",
-    headers: headers("Push Hook"),
-    body: pushBody("c".repeat(40)),
-  });
-  await waitFor(async () => standIn.received.length >= 1, "the first delivery", 60_000);
-  // First the same size through ingress alone: an ignored kind is read, validated and
-  // classified, and nothing is stored or forwarded.
-  const ignoredBody = bigBody.replace('"object_kind":"pipeline"', '"object_kind":"wiki_page"');
-  await new Promise((r) => setTimeout(r, 2000));
-  const quiet = workerdMemory();
-  resetPeak();
-  const ignoredRes = await fetch(`${base}/webhooks/gitlab`, {
-    method: "POST",
-    headers: headers("Wiki Page Hook"),
-    body: ignoredBody,
-  });
-  const ignoredAnswer = `${ignoredRes.status} ${(await ignoredRes.text()).slice(0, 60)}`;
-  await new Promise((r) => setTimeout(r, 500));
-  const ingressOnly = {
-    answer: ignoredAnswer,
-    growth_mib: workerdMemory().peak_mib - quiet.rss_mib,
-  };
+    await waitFor(async () => standIn.received.length >= 1, "the first delivery", 60_000);
+    // First the same size through ingress alone: an ignored kind is read, validated and
+    // classified, and nothing is stored or forwarded.
+    const ignoredBody = bigBody.replace('"object_kind":"pipeline"', '"object_kind":"wiki_page"');
+    await new Promise((r) => setTimeout(r, 2000));
+    const quiet = workerdMemory();
+    resetPeak();
+    const ignoredRes = await fetch(`${base}/webhooks/gitlab`, {
+      method: "POST",
+      headers: headers("Wiki Page Hook"),
+      body: ignoredBody,
+    });
+    const ignoredAnswer = `${ignoredRes.status} ${(await ignoredRes.text()).slice(0, 60)}`;
+    await new Promise((r) => setTimeout(r, 500));
+    const ingressOnly = {
+      answer: ignoredAnswer,
+      growth_mib: workerdMemory().peak_mib - quiet.rss_mib,
+    };
 
-  await new Promise((r) => setTimeout(r, 2000));
-  const before = workerdMemory();
-  const peakReset = resetPeak();
-  const bigStart = Date.now();
-  const bigRes = await fetch(`${base}/webhooks/gitlab`, {
-    method: "POST",
-    headers: headers("Pipeline Hook"),
-    body: bigBody,
-  });
-  const bigAnswer = `${bigRes.status} ${await bigRes.text()}`;
-  const bigAccepted = Date.now() - bigStart;
-  await waitFor(
-    async () => standIn.received.some((r) => r.bytes === Buffer.byteLength(bigBody)),
-    "the 25 MiB delivery",
-    120_000,
-  );
-  const after = workerdMemory();
-  const memory = {
-    body_bytes: Buffer.byteLength(bigBody),
-    answer: bigAnswer.slice(0, 120),
-    accepted_ms: bigAccepted,
-    delivered_ms: Date.now() - bigStart,
-    workerd_rss_before_mib: before.rss_mib,
-    workerd_peak_after_mib: after.peak_mib,
-    growth_mib: after.peak_mib - before.rss_mib,
-    ingress_only_growth_mib: ingressOnly.growth_mib,
-    ingress_only_answer: ingressOnly.answer,
-    peak_mark_reset: peakReset,
-    goal_mib: 128,
-    note: "growth = peak resident set of the workerd processes during ingress and delivery of the body, minus their resident set before it. wrangler dev runs the local R2, Queues and D1 simulators and the outbound fetch in the same workerd process, so the full figure includes their copies of the body; ingress_only is the same body read, validated and classified by ingress alone (an ignored kind: nothing stored)",
-  };
+    await new Promise((r) => setTimeout(r, 2000));
+    const before = workerdMemory();
+    const peakReset = resetPeak();
+    const bigStart = Date.now();
+    const bigRes = await fetch(`${base}/webhooks/gitlab`, {
+      method: "POST",
+      headers: headers("Pipeline Hook"),
+      body: bigBody,
+    });
+    const bigAnswer = `${bigRes.status} ${await bigRes.text()}`;
+    const bigAccepted = Date.now() - bigStart;
+    await waitFor(
+      async () => standIn.received.some((r) => r.bytes === Buffer.byteLength(bigBody)),
+      "the 25 MiB delivery",
+      120_000,
+    );
+    const after = workerdMemory();
+    return {
+      body_bytes: Buffer.byteLength(bigBody),
+      answer: bigAnswer.slice(0, 120),
+      accepted_ms: bigAccepted,
+      delivered_ms: Date.now() - bigStart,
+      workerd_rss_before_mib: before.rss_mib,
+      workerd_peak_after_mib: after.peak_mib,
+      growth_mib: after.peak_mib - before.rss_mib,
+      ingress_only_growth_mib: ingressOnly.growth_mib,
+      ingress_only_answer: ingressOnly.answer,
+      peak_mark_reset: peakReset,
+      goal_mib: 128,
+      note: "growth = peak resident set of the workerd processes during ingress and delivery of the body, minus their resident set before it. wrangler dev runs the local R2, Queues and D1 simulators and the outbound fetch in the same workerd process, so the full figure includes their copies of the body; ingress_only is the same body read, validated and classified by ingress alone (an ignored kind: nothing stored)",
+    };
+  }
 
   // End to end on the realistic mix (scripts/bench-payloads.mjs), ROUNDS times: unique events
   // sent as fast as ingress takes them, timed until the stand-in has every one. D1's round
@@ -440,6 +448,10 @@ try {
     max_batch_size: batchSize,
   };
   const d1 = d1PerDelivery(footprintBefore, footprintAfter, mixed, d1Calls);
+  if (e2eOnly || !memory) {
+    console.log(JSON.stringify({ end_to_end: endToEnd, d1_per_delivery: d1, d1Calls }, null, 2));
+    throw new Finished();
+  }
 
   // Ingress against the bare route, on the relay without a consumer.
   await dev.stop();
@@ -476,7 +488,12 @@ try {
     ["bare route (GET /healthz)", { path: "/healthz" }],
     [
       "ingress: push (small)",
-      { method: "POST", path: "/webhooks/gitlab", headers: headers("Push Hook"), body: pushBody() },
+      {
+        method: "POST",
+        path: "/webhooks/gitlab",
+        headers: headers("Push Hook"),
+        body: pushBody(),
+      },
     ],
     [
       "ingress: merge request (50 KB)",
@@ -493,7 +510,12 @@ try {
     ],
     [
       "ingress: note (200 KB incompressible, via R2)",
-      { method: "POST", path: "/webhooks/gitlab", headers: headers("Note Hook"), body: opaqueNote },
+      {
+        method: "POST",
+        path: "/webhooks/gitlab",
+        headers: headers("Note Hook"),
+        body: opaqueNote,
+      },
     ],
     // The same bodies into a route that only reads them: what receiving them costs any
     // worker on this machine (wrangler's proxy, the copy into workerd), apart from the relay.
@@ -608,6 +630,10 @@ try {
     `${seeded.deliveries.toLocaleString("en")} deliveries seeded: slowest admin query ${seeded.slowest.name}, ${seeded.slowest.median_ms} ms (median of 3; goal 50)`,
   );
   console.log(`relayctl --help: ${report.relayctl_help_ms} ms; run took ${report.run_seconds} s`);
+} catch (err) {
+  if (!(err instanceof Finished)) {
+    throw err;
+  }
 } finally {
   await dev.stop();
   rmSync(INGRESS_ONLY_CONFIG, { force: true });
