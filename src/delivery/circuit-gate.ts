@@ -32,7 +32,7 @@ const DRAIN_LIMIT = 1000;
 const cache = new TtlCache<string, Circuit>(16, 5_000);
 
 export type CircuitDeps = {
-  circuits: Pick<CircuitsRepo, "all" | "get" | "put" | "parked">;
+  circuits: Pick<CircuitsRepo, "all" | "get" | "put" | "parked" | "unpark">;
   queue: Pick<Queue<QueueMessage>, "sendBatch">;
   settings: CircuitSettings;
   /** How long a probe may take before another delivery may probe instead. */
@@ -180,6 +180,38 @@ export async function drainParked(
     count: sent,
   });
   return sent;
+}
+
+/**
+ * Asked by a delivery that parked behind `circuitKeys`, once its park is recorded: when every
+ * one of them is closed now (read fresh, which also corrects this isolate's cache), the
+ * delivery is due in `delaySeconds` rather than after its park. A probe that closed a circuit
+ * meanwhile drained only the parks already written, and a park decided on an isolate's cached
+ * "open" may be written after another isolate's drain: without this such a delivery would
+ * wait out its whole park. False when D1 cannot say: the park stands, with its own retry and
+ * the minute's cron as backstops.
+ */
+export async function unparkIfClosed(
+  deps: CircuitDeps,
+  circuitKeys: readonly string[],
+  delivery: { id: string; generation: number; delaySeconds: number },
+): Promise<boolean> {
+  try {
+    for (const key of circuitKeys) {
+      if ((await read(deps, key)).state !== "closed") {
+        return false;
+      }
+    }
+    const at = deps.now() + delivery.delaySeconds * 1000;
+    await deps.circuits.unpark(delivery.id, delivery.generation, at);
+    return true;
+  } catch (err) {
+    log("warn", "could not look at a circuit again after parking", {
+      delivery_id: delivery.id,
+      error: String(err),
+    });
+    return false;
+  }
 }
 
 /**

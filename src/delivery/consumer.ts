@@ -16,6 +16,7 @@ import { normalizeMessage } from "../events/normalize";
 import { eventContentHash } from "../gitlab/content-hash";
 import { log } from "../lib/logger";
 import type { DeliveriesRepo } from "../storage/deliveries-repo";
+import { unparkIfClosed } from "./circuit-gate";
 import { decideOutcome, needsAttempt } from "./delivery-outcome";
 import {
   configuredDestinations,
@@ -161,6 +162,7 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
 
   const prior = new Map(targets.map((t) => [t.destination, t.status]));
   const records: AttemptRecord[] = [];
+  const parks: string[] = [];
   let retryAfter: number | null = null;
   const packitRepo = message.packit !== undefined ? message.packit : packitRepoOf(payload);
 
@@ -176,6 +178,9 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
         : prepareEventsRequest(message, normalized.event, deps.config, deps.now());
     const sent = await sendToDestination(destination, prepare, deps, logFields);
     records.push(sent.record);
+    if (sent.parkedBehind) {
+      parks.push(sent.parkedBehind);
+    }
     if (sent.retryAfter !== null) {
       retryAfter = Math.max(retryAfter ?? 0, sent.retryAfter);
     }
@@ -203,6 +208,16 @@ export async function deliver(message: WebhookMessage, deps: ConsumerDeps): Prom
   });
   if (outcome.finish.status === "dead") {
     log("error", "delivery dead", logFields);
+  }
+  // Parked, and nothing else to wait for: look again now that the park is written.
+  const retrying = records.filter((r) => r.targetStatus === "retrying").length;
+  if (outcome.decision.action === "retry" && parks.length > 0 && parks.length === retrying) {
+    const delaySeconds = 1 + Math.floor(deps.random() * 10);
+    const target = { id, generation: delivery.generation, delaySeconds };
+    if (await unparkIfClosed(deps.circuits, parks, target)) {
+      log("info", "circuit closed while the delivery parked: retrying soon", logFields);
+      return { action: "retry", delaySeconds };
+    }
   }
   return outcome.decision;
 }

@@ -48,12 +48,15 @@ export function attemptRecord(
   return { destination, targetStatus, outcome, statusCode, error, durationMs };
 }
 
+/** `parkedBehind`: the circuit it parked behind, when it did not call the destination. */
+type Sent = { record: AttemptRecord; retryAfter: number | null; parkedBehind?: string };
+
 export async function sendToDestination(
   destination: Destination,
   prepare: () => Promise<Prepared>,
   deps: SendDeps,
   logFields: Record<string, unknown>,
-): Promise<{ record: AttemptRecord; retryAfter: number | null }> {
+): Promise<Sent> {
   const release = await deps.forwardSlots.acquire();
   try {
     const prepared = await prepare();
@@ -85,7 +88,7 @@ async function sendHolding(
   request: Request,
   deps: SendDeps,
   logFields: Record<string, unknown>,
-): Promise<{ record: AttemptRecord; retryAfter: number | null }> {
+): Promise<Sent> {
   const circuitKey = circuitKeyFor(destination, deps.config);
   const gate = await admit(deps.circuits, circuitKey);
   if (gate.admission === "park") {
@@ -103,6 +106,7 @@ async function sendHolding(
     return {
       record: parked,
       retryAfter: waitSeconds + Math.floor(deps.random() * 60),
+      parkedBehind: circuitKey,
     };
   }
   const result = await attempt(

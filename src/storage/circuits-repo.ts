@@ -51,6 +51,20 @@ export class CircuitsRepo {
   }
 
   /**
+   * One parked delivery due at `at` instead of after its park (its circuit closed meanwhile),
+   * unless it has moved on (another copy holds it, or it finished).
+   */
+  async unpark(id: string, generation: number, at: number): Promise<void> {
+    await this.db
+      .prepare(
+        `UPDATE deliveries SET next_attempt_at = ?3, updated_at = ?3 WHERE id = ?1 AND generation = ?2
+           AND status = 'retrying' AND lease_owner IS NULL`,
+      )
+      .bind(id, generation, at)
+      .run();
+  }
+
+  /**
    * Writes `next` if the stored circuit is still at `next.version` (or absent, for version
    * 0): compare-and-set between concurrent consumers. True when written.
    */

@@ -269,6 +269,53 @@ describe("a destination back after a few failures (the circuit never opened)", (
   });
 });
 
+describe("a circuit that closes while a delivery parks", () => {
+  it("sends the delivery back soon instead of after its park, and the isolate sees it closed", async () => {
+    const p = { id: PROJECT.id + 4, path: "circuit/closing" };
+    const { token } = await registerProject({ projectId: p.id, path: p.path });
+    const scope = newScope();
+    const env = { ...destinations(scope), EVENTS_URL: "" };
+    const key = `packit ${env.PACKIT_SERVICE_URL}`;
+    const body = (after: string) => push(p, { after: after.padEnd(40, "7") });
+    // Opened by another consumer, a minute to go before a probe.
+    await cloudflareEnv.DB.prepare(
+      `INSERT INTO circuits (destination, state, failures, opened_at, retry_at, open_count, version, updated_at)
+       VALUES (?1, 'open', 5, ?2, ?3, 1, 1, ?2)`,
+    )
+      .bind(key, Date.now(), Date.now() + 60_000)
+      .run();
+    const dueIn = async (id: string) => {
+      const d = await admin("GET", `/deliveries/${id}`);
+      expect(field(d.body, "status")).toBe("retrying");
+      return (Date.parse(field<string>(d.body, "next_attempt_at")) - Date.now()) / 1000;
+    };
+
+    // Open and still open after the park is written: the park stands (15 minutes).
+    const first = await ingest({ token, event: "Push Hook", body: body("f1") });
+    expect((await consume([{ body: first }], env)).retryMessages).toHaveLength(1);
+    expect(await dueIn(first.delivery_id)).toBeGreaterThan(800);
+
+    // Another consumer's probe succeeds and closes it (and drains what was parked by then);
+    // this isolate still holds "open" for a few seconds and parks the next delivery on it.
+    await cloudflareEnv.DB.prepare(
+      "UPDATE circuits SET state = 'closed', failures = 0, retry_at = NULL, version = version + 1 WHERE destination = ?1",
+    )
+      .bind(key)
+      .run();
+    const second = await ingest({ token, event: "Push Hook", body: body("f2") });
+    expect((await consume([{ body: second }], env)).retryMessages).toHaveLength(1);
+    const soon = await dueIn(second.delivery_id);
+    expect(soon).toBeGreaterThan(0);
+    expect(soon).toBeLessThanOrEqual(11);
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(0);
+
+    // The fresh read corrected the isolate's view: the next delivery is forwarded.
+    const third = await ingest({ token, event: "Push Hook", body: body("f3") });
+    expect((await consume([{ body: third }], env)).explicitAcks).toHaveLength(1);
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(1);
+  });
+});
+
 describe("the breaker's own trouble", () => {
   it("never stops or repeats a delivery when its D1 state cannot be read or written", async () => {
     const { token } = await registerProject({ projectId: PROJECT.id + 3, path: "circuit/d1-down" });
