@@ -14,13 +14,16 @@ import { backoffSeconds } from "./lib/backoff";
 import { log } from "./lib/logger";
 import type { ProjectsRepo } from "./storage/projects-repo";
 
-/** Applies a decision to the message; an unexpected error retries it with backoff. */
+/**
+ * Applies a decision to the message; an unexpected error retries it with backoff. Says what
+ * became of it, for the batch's log line.
+ */
 async function settle(
   raw: Message<unknown>,
   run: () => Promise<QueueDecision>,
   context: Record<string, string>,
   random: () => number,
-): Promise<void> {
+): Promise<QueueDecision["action"]> {
   try {
     const decision = await run();
     if (decision.action === "ack") {
@@ -28,6 +31,7 @@ async function settle(
     } else {
       raw.retry({ delaySeconds: decision.delaySeconds });
     }
+    return decision.action;
   } catch (err) {
     log("error", "message failed unexpectedly; retrying", {
       ...context,
@@ -35,6 +39,7 @@ async function settle(
       stack: err instanceof Error ? err.stack : undefined,
     });
     raw.retry({ delaySeconds: backoffSeconds(raw.attempts, random) });
+    return "retry";
   }
 }
 
@@ -97,10 +102,15 @@ function parseAll(batch: MessageBatch<unknown>) {
 }
 
 export async function consumeEvents(batch: MessageBatch<unknown>, deps: QueueDeps): Promise<void> {
+  const started = Date.now();
   const { valid, feedback } = parseAll(batch);
   const random = deps.delivery.random;
+  const ids = [
+    ...valid.map((v) => v.message.delivery_id),
+    ...feedback.map((f) => f.message.feedback_id),
+  ];
   // Token use is bookkeeping no delivery waits on: alongside them, not before.
-  await Promise.all([
+  const [, ...actions] = await Promise.all([
     touchTokens(
       valid.map((v) => v.message),
       deps.projects,
@@ -122,6 +132,15 @@ export async function consumeEvents(batch: MessageBatch<unknown>, deps: QueueDep
       ),
     ),
   ]);
+  // One line per batch, not per delivery: what went wrong has its own lines, and each
+  // delivery's attempts are in the delivery log (GET /admin/deliveries/{id}).
+  log("info", "queue batch", {
+    queue: batch.queue,
+    messages: batch.messages.length,
+    acked: ids.filter((_, i) => actions[i] === "ack"),
+    retried: ids.filter((_, i) => actions[i] === "retry"),
+    duration_ms: Date.now() - started,
+  });
 }
 
 /** Messages that exhausted the queue's retries: recorded as dead, replayable from admin. */

@@ -119,19 +119,18 @@ async function sendHolding(
   if (await report(deps.circuits, gate.circuit, result.outcome, result.retryAfterSeconds)) {
     await drainParked(deps.circuits, circuitKey, destination);
   }
-  const misconfigured = result.error?.startsWith("configuration error") === true;
-  log(
-    result.outcome === "delivered" ? "info" : misconfigured ? "error" : "warn",
-    "delivery attempt",
-    {
+  // A failed attempt has its own line; a delivered one is in its queue batch's line.
+  if (result.outcome !== "delivered") {
+    const misconfigured = result.error?.startsWith("configuration error") === true;
+    log(misconfigured ? "error" : "warn", "delivery attempt", {
       ...logFields,
       destination,
       outcome: result.outcome,
       status_code: result.statusCode,
       duration_ms: result.durationMs,
       ...(misconfigured ? { error: result.error } : {}),
-    },
-  );
+    });
+  }
   return {
     record: attemptRecord(
       destination,

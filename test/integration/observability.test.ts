@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { admin, field, registerProject } from "../helpers/admin";
 import { consume, ingest } from "../helpers/deliveries";
-import { destinations, newScope } from "../helpers/doubles";
+import { destinations, newScope, script } from "../helpers/doubles";
 import { note, push } from "../helpers/gitlab-payloads";
+import { captureLogs } from "../helpers/logs";
 import { BASE, call } from "../helpers/relay";
 import { sendWebhook } from "../helpers/webhooks";
 
@@ -112,6 +113,49 @@ describe("observability", () => {
         project_path: p.path,
         delivery_id: expect.any(String),
       }),
+    ]);
+  });
+
+  it("a queue batch costs one log line naming what it acked and retried; a failed attempt has its own", async () => {
+    const p = { id: 7272, path: "observe/batch-line" };
+    const reg = await registerProject({ projectId: p.id, path: p.path });
+    const scope = newScope();
+    const env = { ...destinations(scope), EVENTS_URL: "" };
+    const event = (after: string) =>
+      ingest({
+        token: reg.token,
+        event: "Push Hook",
+        body: push(p, { after: after.padEnd(40, "b") }),
+      });
+    const [a, b, c] = [await event("b1"), await event("b2"), await event("b3")];
+    const lines = captureLogs();
+    const parsed = () => lines.map((l) => JSON.parse(l));
+
+    await consume([{ body: a }, { body: b }], env);
+    expect(parsed()).toEqual([
+      expect.objectContaining({
+        level: "info",
+        message: "queue batch",
+        messages: 2,
+        acked: expect.arrayContaining([a.delivery_id, b.delivery_id]),
+        retried: [],
+        duration_ms: expect.any(Number),
+      }),
+    ]);
+
+    lines.length = 0;
+    await script(scope, [{ status: 503 }]);
+    await consume([{ body: c }], env);
+    expect(parsed()).toEqual([
+      expect.objectContaining({
+        level: "warn",
+        message: "delivery attempt",
+        delivery_id: c.delivery_id,
+        destination: "packit",
+        outcome: "transient",
+        status_code: 503,
+      }),
+      expect.objectContaining({ message: "queue batch", acked: [], retried: [c.delivery_id] }),
     ]);
   });
 });
