@@ -177,6 +177,29 @@ function workerdMemory() {
   return { pids: procs.map((p) => p.pid), rss_mib: Math.round(rss), peak_mib: Math.round(hwm) };
 }
 
+/**
+ * CPU seconds used so far: the relay's processes by name (workerd runs the relay and the local
+ * D1, R2 and Queues simulators; node is wrangler's dev proxy) and this one (the load generator
+ * and the packit-service stand-in). Linux counts in ticks of 1/100 s.
+ */
+function cpuSeconds() {
+  /** @type {Record<string, number>} */
+  const used = {};
+  for (const { pid, comm } of groupMembers(dev.pgid)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const name = comm === "node" ? "wrangler dev (node)" : comm;
+      used[name] = (used[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // ended while we looked
+    }
+  }
+  const own = process.cpuUsage();
+  used["bench: load and stand-in"] = (own.user + own.system) / 1e6;
+  return used;
+}
+
 /** Resets the kernel's peak-RSS mark (VmHWM) of the workerd processes (Linux clear_refs). */
 function resetPeak() {
   for (const { pid } of groupMembers(dev.pgid).filter((p) => p.comm.startsWith("workerd"))) {
@@ -388,6 +411,7 @@ try {
   // trips and bytes are counted over the same events.
   const footprintBefore = d1Footprint();
   await fetch(`${base}/__bench/d1`, { method: "POST" });
+  const cpuBefore = cpuSeconds();
   const e2eRuns = [];
   let mixed = 0;
   for (let round = 0; round < rounds; round++) {
@@ -438,6 +462,7 @@ try {
       await (await fetch(`${base}/__bench/d1`)).json()
     );
   const footprintAfter = d1Footprint();
+  const cpuAfter = cpuSeconds();
   const endToEnd = {
     events_per_run: e2eEvents,
     connections: e2eConnections,
@@ -451,6 +476,13 @@ try {
      * across machines (issue 12's own: 49 over 454, 0.11; its goal of 250, 0.55).
      */
     ratio_to_bare_route: /** @type {number | undefined} */ (undefined),
+    /** CPU per event sent over the rounds, by process: where a CPU-bound figure goes. */
+    cpu_ms_per_event: Object.fromEntries(
+      Object.entries(cpuAfter).map(([name, seconds]) => [
+        name,
+        Number((((seconds - (cpuBefore[name] ?? 0)) * 1000) / mixed).toFixed(2)),
+      ]),
+    ),
   };
   const d1 = d1PerDelivery(footprintBefore, footprintAfter, mixed, d1Calls);
   if (e2eOnly || !memory) {
@@ -628,6 +660,11 @@ try {
   }
   console.log(
     `\nend to end: ${rounds} runs of ${e2eEvents} events of the mix, median ${endToEnd.events_per_second} events/s, ${endToEnd.ratio_to_bare_route}x the bare route (max_batch_size ${batchSize})`,
+  );
+  console.log(
+    `CPU per event: ${Object.entries(endToEnd.cpu_ms_per_event)
+      .map(([name, ms]) => `${name} ${ms} ms`)
+      .join(", ")}`,
   );
   console.log(
     `D1 per delivered event: ${d1.bytes_per_delivery} bytes in its first day, ${d1.retained_bytes_per_delivery} retained (${d1.payload_bytes_per_delivery} of row data), ${d1.round_trips_per_delivered_event} round trips, ${d1.statements_per_delivered_event} statements, ${d1.rows_written_per_delivered_event} rows written, ${d1.rows_read_per_delivered_event} read`,
