@@ -23,6 +23,7 @@ import {
   type DeliveryFilter,
   type DeliveryRow,
   deliveryRow,
+  TARGET_COLUMNS,
   type TargetRow,
   targetRow,
 } from "./delivery-rows";
@@ -134,9 +135,7 @@ export class DeliveriesRepo {
         .prepare(`SELECT ${CLAIMED_COLUMNS} FROM deliveries WHERE id = ?1`)
         .bind(message.delivery_id),
       this.db
-        .prepare(
-          "SELECT destination, status, attempts, last_status_code, last_error, delivered_at FROM delivery_targets WHERE delivery_id = ?1",
-        )
+        .prepare(`SELECT ${TARGET_COLUMNS} FROM delivery_targets WHERE delivery_id = ?1`)
         .bind(message.delivery_id),
       this.db
         .prepare("SELECT ?1 IS NULL OR EXISTS (SELECT 1 FROM registrations WHERE id = ?1) AS ok")

@@ -11,6 +11,7 @@ import {
   type DeliveryFilter,
   type DeliveryRow,
   deliveryRow,
+  TARGET_COLUMNS,
   type TargetRow,
   targetRow,
 } from "./delivery-rows";
@@ -71,7 +72,7 @@ export async function deliveryDetails(
   const [targets, attempts] = await db.batch([
     db
       .prepare(
-        "SELECT destination, status, attempts, last_status_code, last_error, delivered_at FROM delivery_targets WHERE delivery_id = ?1 ORDER BY destination",
+        `SELECT ${TARGET_COLUMNS} FROM delivery_targets WHERE delivery_id = ?1 ORDER BY destination`,
       )
       .bind(id),
     db

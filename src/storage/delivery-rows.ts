@@ -54,6 +54,8 @@ export const targetRow = z.object({
   delivered_at: z.number().nullable(),
 });
 export type TargetRow = z.infer<typeof targetRow>;
+/** What the claim and the delivery view read of a destination: its schema's fields. */
+export const TARGET_COLUMNS = Object.keys(targetRow.shape).join(", ");
 
 export const attemptRow = z.object({
   destination: z.string(),
