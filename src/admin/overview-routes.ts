@@ -6,22 +6,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
 import { readConfig } from "../config";
-import { percentile } from "../lib/percentile";
+import { OUTCOMES } from "../domain/delivery-state";
 import { isoOrNull } from "../lib/time";
 import { errorResponses, json } from "../openapi";
 import { toInstance } from "../storage/instances-repo";
 import { security } from "./schemas";
 
-export const OUTCOMES = [
-  "delivered",
-  "duplicate",
-  "ignored",
-  "retrying",
-  "dead",
-  "rejected",
-  "skipped",
-  "undeliverable",
-] as const;
 const DAY_MS = 24 * 3600 * 1000;
 
 const minuteSchema = z.object({
@@ -80,23 +70,14 @@ export function registerOverviewRoutes(admin: ApiApp): void {
         hourAgo: now - 3600 * 1000,
         retentionStart: now - readConfig(c.env).RETENTION_DAYS * DAY_MS,
       });
-      const minutes = new Map<number, Record<string, number>>();
       const totals: Record<string, number> = Object.fromEntries(OUTCOMES.map((o) => [o, 0]));
-      const bump = (minute: number, outcome: string, count: number) => {
-        if (!(OUTCOMES as readonly string[]).includes(outcome)) {
-          return;
+      const perMinute = data.perMinute.map((row) => {
+        const counts = Object.fromEntries(OUTCOMES.map((o) => [o, row[o] ?? 0]));
+        for (const o of OUTCOMES) {
+          totals[o] = (totals[o] ?? 0) + (counts[o] ?? 0);
         }
-        const row = minutes.get(minute) ?? Object.fromEntries(OUTCOMES.map((o) => [o, 0]));
-        row[outcome] = (row[outcome] ?? 0) + count;
-        minutes.set(minute, row);
-        totals[outcome] = (totals[outcome] ?? 0) + count;
-      };
-      for (const r of data.outcomes) {
-        bump(r.minute, r.outcome, r.count);
-      }
-      for (const r of data.ignored) {
-        bump(r.minute, "ignored", r.count);
-      }
+        return { minute: new Date(row.minute * 60_000).toISOString(), ...counts };
+      });
       const backlog = (status: string) => data.backlog.find((b) => b.status === status);
       const oldest = [backlog("queued")?.oldest, backlog("retrying")?.oldest].filter(
         (t): t is number => typeof t === "number",
@@ -116,18 +97,9 @@ export function registerOverviewRoutes(admin: ApiApp): void {
       return c.json(
         {
           since: new Date(since).toISOString(),
-          per_minute: [...minutes.entries()]
-            .sort(([a], [b]) => a - b)
-            .map(([minute, counts]) => ({
-              minute: new Date(minute * 60_000).toISOString(),
-              ...counts,
-            })),
+          per_minute: perMinute,
           totals,
-          ingress_ms: {
-            count: data.ingressMs.length,
-            p50: percentile(data.ingressMs, 50),
-            p99: percentile(data.ingressMs, 99),
-          },
+          ingress_ms: data.ingress,
           backlog: {
             queued: backlog("queued")?.n ?? 0,
             retrying: backlog("retrying")?.n ?? 0,

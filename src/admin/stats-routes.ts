@@ -3,7 +3,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { ApiApp } from "../api-app";
 import { configProblems, readConfig } from "../config";
 import type { DeliveryStatus } from "../domain/delivery-state";
-import { percentile } from "../lib/percentile";
 import { isoOrNull } from "../lib/time";
 import { errorResponses, json } from "../openapi";
 import { security } from "./schemas";
@@ -54,8 +53,6 @@ const statsSchema = z
   })
   .openapi("Stats");
 
-/** Nearest-rank percentile of sorted values. */
-
 export function registerStatsRoutes(admin: ApiApp): void {
   admin.openapi(
     createRoute({
@@ -70,8 +67,7 @@ export function registerStatsRoutes(admin: ApiApp): void {
     }),
     async (c) => {
       const since = Date.now() - WINDOW_MS;
-      const { counts, ignored, ingressMs, destinationErrors } =
-        await c.var.repos.stats.since(since);
+      const { counts, ignored, ingress, destinationErrors } = await c.var.repos.stats.since(since);
       const projects = new Map<string, z.infer<typeof statsSchema>["projects"][number]>();
       const zero = (): Record<Counter, number> => ({
         received: 0,
@@ -140,11 +136,7 @@ export function registerStatsRoutes(admin: ApiApp): void {
             opened_at: isoOrNull(circuit.opened_at),
             next_probe_at: circuit.state === "closed" ? null : isoOrNull(circuit.retry_at),
           })),
-          ingress_ms: {
-            count: ingressMs.length,
-            p50: percentile(ingressMs, 50),
-            p99: percentile(ingressMs, 99),
-          },
+          ingress_ms: ingress,
           projects: [...projects.values()],
         },
         200,

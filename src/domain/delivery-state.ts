@@ -19,6 +19,19 @@ export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(
   DELIVERY_STATUSES.filter((s) => s !== "queued" && s !== "retrying"),
 );
 
+/** What the console counts per minute: the consumer's outcomes, and ingress's ignored events. */
+export const OUTCOMES = [
+  "delivered",
+  "duplicate",
+  "ignored",
+  "retrying",
+  "dead",
+  "rejected",
+  "skipped",
+  "undeliverable",
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
 export const TARGET_STATUSES = [
   "pending",
   "delivered",

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { DELIVERY_STATUSES } from "../domain/delivery-state";
-import { OVERVIEW_QUERIES } from "./overview-repo";
+import { ingressPercentiles, OVERVIEW_QUERIES, onlyRow } from "./overview-repo";
 
 export class StatsRepo {
   constructor(private readonly db: D1Database) {}
@@ -37,7 +37,7 @@ export class StatsRepo {
            WHERE ic.minute >= ?1 GROUP BY ic.registration, ic.kind`,
         )
         .bind(Math.floor(since / 60_000)),
-      // A bounded, recent sample (the overview's): an hour at 100 events/s would be 360,000 rows.
+      // p50 and p99 of a bounded, recent sample (the overview's query).
       this.db.prepare(OVERVIEW_QUERIES.ingress).bind(since),
       // Refusals that name the relay's own setting (a redirect, packit's 404): index on status.
       this.db
@@ -74,11 +74,7 @@ export class StatsRepo {
       destinationErrors: z
         .array(z.object({ reason: z.string(), n: z.number() }))
         .parse(misconfigured?.results ?? []),
-      ingressMs: z
-        .array(z.object({ ingress_ms: z.number() }))
-        .parse(times?.results ?? [])
-        .map((r) => r.ingress_ms)
-        .sort((a, b) => a - b),
+      ingress: onlyRow(times, ingressPercentiles),
     };
   }
 

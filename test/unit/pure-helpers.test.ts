@@ -19,7 +19,6 @@ import {
   parseRetryAfter,
 } from "../../src/lib/backoff";
 import { maskString, redact } from "../../src/lib/logger";
-import { percentile } from "../../src/lib/percentile";
 
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 
@@ -57,18 +56,6 @@ describe("parseRetryAfter", () => {
     ["-5", null],
   ])("%j → %j", (value, expected) => {
     expect(parseRetryAfter(value, NOW)).toBe(expected);
-  });
-});
-
-describe("percentile (nearest rank)", () => {
-  it("reads an ascending list", () => {
-    expect(percentile([], 50)).toBeNull();
-    expect(percentile([7], 99)).toBe(7);
-    const list = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(percentile(list, 50)).toBe(50);
-    expect(percentile(list, 99)).toBe(99);
-    expect(percentile(list, 100)).toBe(100);
-    expect(percentile(list, 0)).toBe(1);
   });
 });
 
