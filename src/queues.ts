@@ -118,7 +118,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, deps: QueueDep
     ...valid.map(({ raw, message }) =>
       settle(
         raw,
-        () => deliver(message, deps.delivery),
+        () => deliver(message, deps.delivery, raw.attempts > 1),
         { delivery_id: message.delivery_id },
         random,
       ),

@@ -5,7 +5,7 @@ import { sha256Hex } from "../../src/lib/crypto";
 import { utf8 } from "../../src/lib/encoding";
 import { admin, field, registerNamespace, registerProject } from "../helpers/admin";
 import { capturingQueue, consume, ingest } from "../helpers/deliveries";
-import { destinations, newScope, received } from "../helpers/doubles";
+import { destinations, newScope, received, script } from "../helpers/doubles";
 import { mergeRequest } from "../helpers/gitlab-payloads";
 
 async function storedRow(id: string) {
@@ -26,6 +26,24 @@ async function replayAndDeliver(id: string, overrides: Partial<Env>) {
     sent.map((body) => ({ body })),
     overrides,
   );
+}
+
+/** The bucket, with its writes counted. */
+function countingBodies() {
+  const puts: string[] = [];
+  const bodies = new Proxy(env.BODIES, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (property === "put") {
+        return (key: string, ...rest: unknown[]) => {
+          puts.push(key);
+          return Reflect.apply(value, target, [key, ...rest]);
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { bodies, puts };
 }
 
 describe("what the delivery log keeps", () => {
@@ -152,5 +170,48 @@ describe("what the delivery log keeps", () => {
     await replayAndDeliver(message.delivery_id, destinations(scope));
     const got = await received(scope, "/api/webhooks/gitlab");
     expect(got.map((r) => r.body)).toEqual([raw, raw]);
+  });
+
+  it("writes a body to R2 once, however often the queue hands its message back", async () => {
+    const p = { id: 9307, path: "storage/write-once" };
+    const { token } = await registerProject({ projectId: p.id, path: p.path });
+    const scope = newScope();
+    const raw = JSON.stringify(mergeRequest(p, "open", "retried until packit-service is back"));
+    const message = await ingest({ token, event: "Merge Request Hook", body: raw });
+    expect(message.body.storage).toBe("inline");
+    await script(scope, [{ status: 503 }, { status: 503 }]);
+    const { bodies, puts } = countingBodies();
+    const env2 = { ...destinations(scope), BODIES: bodies };
+
+    const first = await consume([{ body: message, attempts: 1 }], env2);
+    expect(first.retryMessages).toHaveLength(1);
+    expect(puts).toHaveLength(1);
+    // The queue's retries of a delivery recorded as retrying: no further writes.
+    const second = await consume([{ body: message, attempts: 2 }], env2);
+    expect(second.retryMessages).toHaveLength(1);
+    await consume([{ body: message, attempts: 3 }], env2);
+    expect(puts).toHaveLength(1);
+    const detail = await admin("GET", `/deliveries/${message.delivery_id}`);
+    expect(field(detail.body, "status")).toBe("delivered");
+    // The one write is what replay reads back.
+    await replayAndDeliver(message.delivery_id, destinations(scope));
+    const got = await received(scope, "/api/webhooks/gitlab");
+    expect(got.map((r) => r.body)).toEqual([raw, raw, raw, raw]);
+  });
+
+  it("writes the body on a retry whose delivery no earlier pass recorded", async () => {
+    // The first pass died before it recorded anything (its write may not have happened).
+    const p = { id: 9308, path: "storage/first-pass-lost" };
+    const { token } = await registerProject({ projectId: p.id, path: p.path });
+    const raw = JSON.stringify(mergeRequest(p, "open", "the first pass never finished"));
+    const message = await ingest({ token, event: "Merge Request Hook", body: raw });
+    const { bodies, puts } = countingBodies();
+    await consume([{ body: message, attempts: 2 }], {
+      ...destinations(newScope()),
+      BODIES: bodies,
+    });
+    expect(puts).toHaveLength(1);
+    const sha = await sha256Hex(utf8(raw));
+    expect(await (await env.BODIES.get(bodyKey(sha, message.received_at)))?.text()).toBe(raw);
   });
 });
