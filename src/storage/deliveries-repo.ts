@@ -131,22 +131,30 @@ export class DeliveriesRepo {
              AND (lease_until IS NULL OR lease_until <= ?5)`,
         )
         .bind(message.delivery_id, lease.owner, lease.until, message.generation, now),
+      // The row, and whether its sender's registration still exists.
       this.db
-        .prepare(`SELECT ${CLAIMED_COLUMNS} FROM deliveries WHERE id = ?1`)
-        .bind(message.delivery_id),
+        .prepare(
+          `SELECT ${CLAIMED_COLUMNS},
+             ?2 IS NULL OR EXISTS (SELECT 1 FROM registrations WHERE id = ?2) AS registered
+           FROM deliveries WHERE id = ?1`,
+        )
+        .bind(message.delivery_id, registrationId),
       this.db
         .prepare(`SELECT ${TARGET_COLUMNS} FROM delivery_targets WHERE delivery_id = ?1`)
         .bind(message.delivery_id),
-      this.db
-        .prepare("SELECT ?1 IS NULL OR EXISTS (SELECT 1 FROM registrations WHERE id = ?1) AS ok")
-        .bind(registrationId),
     ]);
-    // The last three statements read back: the row, its destinations, the registration.
-    const [row, destinations, registration] = results.slice(-3);
-    const delivery = claimedRow.parse(row?.results[0]);
+    // The last two statements read back: the row, its destinations.
+    const [row, destinations] = results.slice(-2);
+    const { registered, ...delivery } = claimedRow
+      .extend({ registered: z.number() })
+      .parse(row?.results[0]);
     const targets = z.array(targetRow).parse(destinations?.results ?? []);
-    const registered = z.object({ ok: z.number() }).parse(registration?.results[0]).ok === 1;
-    return { delivery, targets, leased: delivery.lease_owner === lease.owner, registered };
+    return {
+      delivery,
+      targets,
+      leased: delivery.lease_owner === lease.owner,
+      registered: registered === 1,
+    };
   }
 
   /**
