@@ -30,7 +30,6 @@ export const OUTCOMES = [
   "skipped",
   "undeliverable",
 ] as const;
-export type Outcome = (typeof OUTCOMES)[number];
 
 export const TARGET_STATUSES = [
   "pending",

@@ -30,6 +30,9 @@ import {
 
 export type { AttemptRow, DeliveryFilter, DeliveryRow, TargetRow };
 
+/** The claim's read-back: the row, and whether its sender's registration still exists. */
+const claimedWithRegistration = claimedRow.extend({ registered: z.number() });
+
 /**
  * The guard of every write in `record`, checked inside the same transaction: the delivery is
  * still of this generation, unfinished, and (when a lease owner is given, ?9) leased to it.
@@ -145,9 +148,7 @@ export class DeliveriesRepo {
     ]);
     // The last two statements read back: the row, its destinations.
     const [row, destinations] = results.slice(-2);
-    const { registered, ...delivery } = claimedRow
-      .extend({ registered: z.number() })
-      .parse(row?.results[0]);
+    const { registered, ...delivery } = claimedWithRegistration.parse(row?.results[0]);
     const targets = z.array(targetRow).parse(destinations?.results ?? []);
     return {
       delivery,
