@@ -19,7 +19,7 @@ import {
   type AttemptRow,
   CLAIMED_COLUMNS,
   type ClaimedRow,
-  claimedRow,
+  claimedWithRegistration,
   type DeliveryFilter,
   type DeliveryRow,
   deliveryRow,
@@ -29,9 +29,6 @@ import {
 } from "./delivery-rows";
 
 export type { AttemptRow, DeliveryFilter, DeliveryRow, TargetRow };
-
-/** The claim's read-back: the row, and whether its sender's registration still exists. */
-const claimedWithRegistration = claimedRow.extend({ registered: z.number() });
 
 /**
  * The guard of every write in `record`, checked inside the same transaction: the delivery is
@@ -92,14 +89,17 @@ export class DeliveriesRepo {
       this.db
         .prepare(
           `INSERT INTO deliveries (id, generation, dedupe_key, content_hash, registration_id, instance_url,
-             project_id, project_path, kind, status, duplicate_of, received_at, message, updated_at, ingress_ms)
-           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-             CASE WHEN k.owner IS NULL AND (h.delivery_id = ?1 OR ${SAME_SENDER_NEW_EVENT})
-               THEN 'queued' ELSE 'duplicate' END,
-             CASE WHEN k.owner IS NOT NULL THEN k.owner
-               WHEN h.delivery_id <> ?1 AND NOT ${SAME_SENDER_NEW_EVENT} THEN h.delivery_id END,
-             ?10, ?11, ?12, ?15
-           FROM (SELECT ${KEY_OWNER} AS owner) k, content_claims h WHERE h.hash = ?14
+             project_id, project_path, kind, status, duplicate_of, received_at, message, updated_at, ingress_ms,
+             lease_owner, lease_until)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, d.status, d.duplicate_of, ?10, ?11, ?12, ?15,
+             CASE WHEN d.status = 'queued' THEN ?16 END, CASE WHEN d.status = 'queued' THEN ?17 END
+           FROM (SELECT CASE WHEN k.owner IS NULL AND (h.delivery_id = ?1 OR ${SAME_SENDER_NEW_EVENT})
+                 THEN 'queued' ELSE 'duplicate' END AS status,
+               CASE WHEN k.owner IS NOT NULL THEN k.owner
+                 WHEN h.delivery_id <> ?1 AND NOT ${SAME_SENDER_NEW_EVENT} THEN h.delivery_id END
+                 AS duplicate_of
+             FROM (SELECT ${KEY_OWNER} AS owner) k, content_claims h WHERE h.hash = ?14) d
+           WHERE true
            ON CONFLICT (id) DO NOTHING`,
         )
         .bind(
@@ -119,6 +119,8 @@ export class DeliveriesRepo {
           keyWindowStart,
           claimedHash,
           message.ingress_ms ?? null,
+          lease.owner,
+          lease.until,
         ),
       // Counted once, when the insert just above made it a duplicate.
       countOutcomeStatement(this.db, {
@@ -127,6 +129,8 @@ export class DeliveriesRepo {
         deliveryId: message.delivery_id,
         also: "EXISTS (SELECT 1 FROM deliveries WHERE id = ?3 AND status = 'duplicate')",
       }),
+      // A new delivery took its lease as it was written (one row write, not two); one the log
+      // already held (a retry, a replay) takes it here, if it is free.
       this.db
         .prepare(
           `UPDATE deliveries SET lease_owner = ?2, lease_until = ?3
@@ -134,7 +138,6 @@ export class DeliveriesRepo {
              AND (lease_until IS NULL OR lease_until <= ?5)`,
         )
         .bind(message.delivery_id, lease.owner, lease.until, message.generation, now),
-      // The row, and whether its sender's registration still exists.
       this.db
         .prepare(
           `SELECT ${CLAIMED_COLUMNS},
@@ -146,7 +149,7 @@ export class DeliveriesRepo {
         .prepare(`SELECT ${TARGET_COLUMNS} FROM delivery_targets WHERE delivery_id = ?1`)
         .bind(message.delivery_id),
     ]);
-    // The last two statements read back: the row, its destinations.
+    // The last two statements read back: the row (with its registration check), its targets.
     const [row, destinations] = results.slice(-2);
     const { registered, ...delivery } = claimedWithRegistration.parse(row?.results[0]);
     const targets = z.array(targetRow).parse(destinations?.results ?? []);

@@ -44,6 +44,8 @@ export const claimedRow = deliveryRow.pick({
 /** Its columns, for the SELECT: the schema is the one list. */
 export const CLAIMED_COLUMNS = Object.keys(claimedRow.shape).join(", ");
 export type ClaimedRow = z.infer<typeof claimedRow>;
+/** The claim's read-back: the row, and whether its sender's registration still exists. */
+export const claimedWithRegistration = claimedRow.extend({ registered: z.number() });
 
 export const targetRow = z.object({
   destination: z.string(),
