@@ -28,20 +28,28 @@ async function replayAndDeliver(id: string, overrides: Partial<Env>) {
   );
 }
 
-/** The bucket, with its writes counted. */
-function countingBodies() {
-  const puts: string[] = [];
-  const bodies = new Proxy(env.BODIES, {
+/** The bucket, each `put` going through `put` (handed the real one) instead. */
+function bodiesWithPut(
+  put: (real: (...args: unknown[]) => unknown, key: string, ...rest: unknown[]) => unknown,
+): R2Bucket {
+  return new Proxy(env.BODIES, {
     get(target, property) {
       const value = Reflect.get(target, property);
       if (property === "put") {
-        return (key: string, ...rest: unknown[]) => {
-          puts.push(key);
-          return Reflect.apply(value, target, [key, ...rest]);
-        };
+        const real = (...args: unknown[]) => Reflect.apply(value, target, args);
+        return (key: string, ...rest: unknown[]) => put(real, key, ...rest);
       }
       return typeof value === "function" ? value.bind(target) : value;
     },
+  });
+}
+
+/** The bucket, with its writes counted. */
+function countingBodies() {
+  const puts: string[] = [];
+  const bodies = bodiesWithPut((real, key, ...rest) => {
+    puts.push(key);
+    return real(key, ...rest);
   });
   return { bodies, puts };
 }
@@ -147,16 +155,8 @@ describe("what the delivery log keeps", () => {
     const scope = newScope();
     const raw = JSON.stringify(mergeRequest(p, "open", "kept inline while R2 is down"));
     const message = await ingest({ token, event: "Merge Request Hook", body: raw });
-    const refusingBodies = new Proxy(env.BODIES, {
-      get(target, property) {
-        if (property === "put") {
-          return async () => {
-            throw new Error("R2 put failed: 503 Service Unavailable");
-          };
-        }
-        const value = Reflect.get(target, property);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const refusingBodies = bodiesWithPut(async () => {
+      throw new Error("R2 put failed: 503 Service Unavailable");
     });
     const result = await consume([{ body: message }], {
       ...destinations(scope),
