@@ -569,6 +569,22 @@ describe("never twice", () => {
     expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(1);
     expect((await delivery(message.delivery_id)).status).toBe("delivered");
   });
+
+  it("forwards once when one queue batch holds two copies of a new message", async () => {
+    // Both claims go to D1 in one call: the first copy's insert takes the lease with the row,
+    // the second finds it held and waits for it instead of forwarding too.
+    const scope = newScope();
+    const message = await ingest({
+      token,
+      event: "Push Hook",
+      body: push(PROJECT, { after: "ab".repeat(20) }),
+    });
+    const result = await consume([{ body: message }, { body: message }], destinations(scope));
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(result.retryMessages).toHaveLength(1);
+    expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(1);
+    expect((await delivery(message.delivery_id)).status).toBe("delivered");
+  });
 });
 
 describe("replay", () => {
