@@ -202,8 +202,13 @@ export async function unparkIfClosed(
         return false;
       }
     }
-    const at = deps.now() + delivery.delaySeconds * 1000;
-    await deps.circuits.unpark(delivery.id, delivery.generation, at);
+    const now = deps.now();
+    await deps.circuits.unpark(
+      delivery.id,
+      delivery.generation,
+      now + delivery.delaySeconds * 1000,
+      now,
+    );
     return true;
   } catch (err) {
     log("warn", "could not look at a circuit again after parking", {

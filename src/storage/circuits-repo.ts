@@ -54,13 +54,13 @@ export class CircuitsRepo {
    * One parked delivery due at `at` instead of after its park (its circuit closed meanwhile),
    * unless it has moved on (another copy holds it, or it finished).
    */
-  async unpark(id: string, generation: number, at: number): Promise<void> {
+  async unpark(id: string, generation: number, at: number, now: number): Promise<void> {
     await this.db
       .prepare(
-        `UPDATE deliveries SET next_attempt_at = ?3, updated_at = ?3 WHERE id = ?1 AND generation = ?2
+        `UPDATE deliveries SET next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1 AND generation = ?2
            AND status = 'retrying' AND lease_owner IS NULL`,
       )
-      .bind(id, generation, at)
+      .bind(id, generation, at, now)
       .run();
   }
 

@@ -307,6 +307,14 @@ describe("a circuit that closes while a delivery parks", () => {
     const soon = await dueIn(second.delivery_id);
     expect(soon).toBeGreaterThan(0);
     expect(soon).toBeLessThanOrEqual(11);
+    // Changed now, due soon: updated_at is not moved into the future with it.
+    const changed = await cloudflareEnv.DB.prepare(
+      "SELECT updated_at, next_attempt_at FROM deliveries WHERE id = ?1",
+    )
+      .bind(second.delivery_id)
+      .first<{ updated_at: number; next_attempt_at: number }>();
+    expect(changed?.updated_at).toBeLessThanOrEqual(Date.now());
+    expect(changed?.updated_at).toBeLessThan(changed?.next_attempt_at ?? 0);
     expect(await received(scope, "/api/webhooks/gitlab")).toHaveLength(0);
 
     // The fresh read corrected the isolate's view: the next delivery is forwarded.
